@@ -1,0 +1,202 @@
+"""OAuth server-to-server (``client_credentials``) tokens, cached per process.
+
+One cache entry per (IMS URL, client id, client secret, scopes): every hook, client and trigger
+with the same credentials in a process shares one token. A token is refreshed shortly before
+``expires_in`` and after a 401. Under concurrency one caller fetches and the others wait: a
+``threading.Lock`` for threads, an ``asyncio.Lock`` per event loop for tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from airflow_flowservice.exceptions import FlowServiceAuthError, FlowServiceConfigError
+
+DEFAULT_SCOPES = "openid,session,AdobeID,read_organizations,additional_info.projectedProductContext"
+DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
+DEFAULT_API_URL = "https://platform.adobe.io/data/foundation/flowservice"
+
+
+@dataclass(frozen=True)
+class FlowServiceCredentials:
+    """Everything needed to call Flow Service for one org and sandbox.
+
+    ``client_secret`` is excluded from ``repr`` so it cannot leak through logs of this object.
+    """
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    org_id: str
+    sandbox: str
+    scopes: str = DEFAULT_SCOPES
+    ims_url: str = DEFAULT_IMS_URL
+    api_url: str = DEFAULT_API_URL
+
+    def __post_init__(self) -> None:
+        for name in ("client_id", "client_secret", "org_id", "sandbox", "ims_url", "api_url"):
+            if not str(getattr(self, name) or "").strip():
+                raise FlowServiceConfigError(f"Flow Service credentials: '{name}' is empty.")
+
+    @property
+    def cache_key(self) -> tuple[str, str, str, str]:
+        """Key of the shared token; the secret only enters it hashed."""
+        digest = hashlib.sha256(self.client_secret.encode()).hexdigest()
+        return (self.ims_url, self.client_id, digest, self.scopes)
+
+
+@dataclass
+class AccessToken:
+    """A bearer token and the monotonic time after which it must not be used."""
+
+    value: str = field(repr=False)
+    refresh_at: float
+
+
+def build_token_request(
+    http: httpx.Client | httpx.AsyncClient, creds: FlowServiceCredentials
+) -> httpx.Request:
+    """The IMS ``client_credentials`` request; secrets go in the form body, never the query string."""
+    return http.build_request(
+        "POST",
+        creds.ims_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "scope": creds.scopes,
+        },
+        headers={"Accept": "application/json"},
+    )
+
+
+def parse_token_response(response: httpx.Response, now: float) -> AccessToken:
+    """Turn the IMS answer into a token, or raise an auth error that says what to fix."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
+        expires_in = float(body.get("expires_in") or 0) or 3600.0
+        # Refresh 10% early (at most 5 minutes): never send a token that expires in flight.
+        margin = min(300.0, expires_in / 10)
+        return AccessToken(value=str(body["access_token"]), refresh_at=now + expires_in - margin)
+    error = body.get("error") if isinstance(body, dict) else None
+    description = body.get("error_description") if isinstance(body, dict) else None
+    hint = {
+        "invalid_client": "check the connection's login (client id) and password (client secret)",
+        "invalid_scope": "check the connection's 'scopes' extra",
+        "unauthorized_client": "the client may not use client_credentials; use an OAuth Server-to-Server "
+        "credential",
+    }.get(str(error), "check the connection's client id, client secret and ims_url")
+    raise FlowServiceAuthError(
+        f"IMS refused the token request ({error or 'no error code'}: "
+        f"{description or response.reason_phrase}); {hint}.",
+        status=response.status_code,
+        code=str(error) if error else None,
+        method="POST",
+        path=str(response.request.url.copy_with(query=None)),
+    )
+
+
+class _TokenSlot:
+    """The cached token of one set of credentials, with the locks that serialise its refresh."""
+
+    def __init__(self) -> None:
+        self.token: AccessToken | None = None
+        self.thread_lock = threading.Lock()
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def valid(self, now: float) -> AccessToken | None:
+        token = self.token
+        return token if token is not None and now < token.refresh_at else None
+
+    def loop_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self.thread_lock:
+            lock = self._loop_locks.get(loop)
+            if lock is None:
+                lock = self._loop_locks[loop] = asyncio.Lock()
+            return lock
+
+
+class TokenCache:
+    """Process-wide token cache shared by every client with the same credentials."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._slots: dict[tuple[str, str, str, str], _TokenSlot] = {}
+        self._lock = threading.Lock()
+
+    def _slot(self, creds: FlowServiceCredentials) -> _TokenSlot:
+        with self._lock:
+            return self._slots.setdefault(creds.cache_key, _TokenSlot())
+
+    def get(
+        self,
+        creds: FlowServiceCredentials,
+        fetch: Callable[[], httpx.Response],
+        on_new_token: Callable[[str], None] | None = None,
+    ) -> str:
+        """Return a valid token, fetching one (once, whatever the number of threads) if needed."""
+        slot = self._slot(creds)
+        token = slot.valid(self._clock())
+        if token is not None:
+            return token.value
+        with slot.thread_lock:
+            token = slot.valid(self._clock())
+            if token is None:
+                token = parse_token_response(fetch(), self._clock())
+                slot.token = token
+                if on_new_token is not None:
+                    on_new_token(token.value)
+            return token.value
+
+    async def aget(
+        self,
+        creds: FlowServiceCredentials,
+        fetch: Callable[[], Any],
+        on_new_token: Callable[[str], Any] | None = None,
+    ) -> str:
+        """Async twin of :meth:`get`: one fetch per event loop however many tasks ask at once."""
+        slot = self._slot(creds)
+        token = slot.valid(self._clock())
+        if token is not None:
+            return token.value
+        async with slot.loop_lock():
+            token = slot.valid(self._clock())
+            if token is None:
+                token = parse_token_response(await fetch(), self._clock())
+                slot.token = token
+                if on_new_token is not None:
+                    outcome = on_new_token(token.value)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+            return token.value
+
+    def invalidate(self, creds: FlowServiceCredentials, rejected: str) -> None:
+        """Forget the token the service rejected (401), unless another caller already replaced it."""
+        slot = self._slot(creds)
+        current = slot.token
+        if current is not None and current.value == rejected:
+            slot.token = None
+
+    def clear(self) -> None:
+        """Drop every cached token (tests, credential rotation)."""
+        with self._lock:
+            self._slots.clear()
+
+
+#: The process-wide cache used by default by every client.
+TOKEN_CACHE = TokenCache()

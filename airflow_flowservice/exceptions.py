@@ -1,0 +1,104 @@
+"""One exception hierarchy for every Flow Service failure.
+
+Each error carries the HTTP status, the Flow Service / gateway code (``1386-400``, ``401013``), the
+server's message and the request id, and renders them as one readable line for task logs. Nothing
+in here ever holds a credential or an access token.
+"""
+
+from __future__ import annotations
+
+
+class FlowServiceError(Exception):
+    """Base class of every error raised by this provider's client, hook and operators."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = []
+        if self.method and self.path:
+            parts.append(f"{self.method} {self.path}")
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code:
+            parts.append(f"[{self.code}]")
+        head = " ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+
+class FlowServiceConfigError(FlowServiceError, ValueError):
+    """The Airflow connection or an operator argument is invalid; raised before any API call."""
+
+
+class FlowServiceAuthError(FlowServiceError):
+    """Authentication failed: bad client id/secret, token rejected twice, missing or invalid API key."""
+
+
+class FlowServicePermissionError(FlowServiceError):
+    """403: the credentials are valid but not allowed (org, sandbox or product profile)."""
+
+
+class FlowServiceBadRequestError(FlowServiceError):
+    """400/422: the service rejected the request content (the code says why, e.g. ``1386-400``)."""
+
+
+class FlowServiceNotFoundError(FlowServiceError):
+    """404: the entity does not exist in this org and sandbox."""
+
+
+class FlowServiceConflictError(FlowServiceError):
+    """412: the entity changed since its etag was read (PATCH/action with a stale ``If-Match``)."""
+
+
+class FlowServiceRateLimitError(FlowServiceError):
+    """429: throttled; ``retry_after`` holds the server's hint in seconds when it sent one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class FlowServiceServerError(FlowServiceError):
+    """5xx from the service or the gateway."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class FlowServiceTransportError(FlowServiceError):
+    """The host could not be reached, or the connection broke before a complete response arrived.
+
+    ``request_sent`` tells whether the request may have reached the service (a create may have been
+    applied; look the entity up before sending it again).
+    """
+
+    def __init__(self, message: str, *, request_sent: bool, **kwargs: object) -> None:
+        self.request_sent = request_sent
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class FlowServiceRunFailedError(FlowServiceError):
+    """A flow run finished unsuccessfully, or broke the failed-records policy."""
+
+
+class FlowServiceTimeoutError(FlowServiceError):
+    """Waiting for a run exceeded its timeout."""

@@ -1,0 +1,299 @@
+"""FlowServiceHook: an Airflow connection turned into authenticated Flow Service calls."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.sdk import BaseHook
+
+from airflow_flowservice import CONN_TYPE, DEFAULT_CONN_ID
+from airflow_flowservice.auth import DEFAULT_API_URL, DEFAULT_IMS_URL, DEFAULT_SCOPES, FlowServiceCredentials
+from airflow_flowservice.client import AsyncFlowServiceClient, FlowServiceClient, RetryPolicy, unwrap_items
+from airflow_flowservice.exceptions import (
+    FlowServiceConfigError,
+    FlowServiceError,
+    FlowServiceNotFoundError,
+)
+from airflow_flowservice.models import (
+    ApiModel,
+    BaseConnection,
+    ConnectionSpec,
+    Entity,
+    EntityKind,
+    EntityRef,
+    Flow,
+    FlowSpec,
+    Run,
+    SourceConnection,
+    TargetConnection,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+M = TypeVar("M", bound=ApiModel)
+
+ENTITY_MODELS: dict[EntityKind, type[Entity]] = {
+    EntityKind.BASE_CONNECTION: BaseConnection,
+    EntityKind.SOURCE_CONNECTION: SourceConnection,
+    EntityKind.TARGET_CONNECTION: TargetConnection,
+    EntityKind.FLOW: Flow,
+}
+
+# One async client (and so one connection pool and one token) per event loop and credentials:
+# a triggerer holding thousands of waits shares them.
+_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, ...], AsyncFlowServiceClient]
+] = weakref.WeakKeyDictionary()
+
+
+def _mask(token: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(token, "flowservice_access_token")
+
+
+async def _amask(token: str) -> None:
+    from airflow.sdk.log import amask_secret
+
+    await amask_secret(token, "flowservice_access_token")
+
+
+def credentials_from_connection(conn: Connection) -> FlowServiceCredentials:
+    """Read and check an ``adobe_flowservice`` connection; errors name the connection and the field."""
+    conn_id = conn.conn_id
+    extra = conn.extra_dejson
+
+    def need(value: Any, where: str, fix: str) -> str:
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            raise FlowServiceConfigError(f"Connection '{conn_id}' has no {where}: {fix}")
+        return text
+
+    client_id = need(
+        conn.login, "login (client id)", "set login to the Developer Console client id (API key)."
+    )
+    secret = need(
+        conn.password, "password (client secret)", "set password to the Developer Console client secret."
+    )
+    org_id = need(extra.get("org_id"), "extra 'org_id'", 'add "org_id": "<ORG_ID>@AdobeOrg" to the extra.')
+    sandbox = need(
+        extra.get("sandbox"),
+        "extra 'sandbox'",
+        'add "sandbox": "<name>" to the extra (there is no default: name the production sandbox explicitly).',
+    )
+    if not org_id.endswith("@AdobeOrg"):
+        raise FlowServiceConfigError(
+            f"Connection '{conn_id}' extra 'org_id' is {org_id!r}: an IMS org id ends with '@AdobeOrg'."
+        )
+    if sandbox != sandbox.lower():
+        raise FlowServiceConfigError(
+            f"Connection '{conn_id}' extra 'sandbox' is {sandbox!r}: sandbox names are all lower case."
+        )
+    return FlowServiceCredentials(
+        client_id=client_id,
+        client_secret=secret,
+        org_id=org_id,
+        sandbox=sandbox,
+        scopes=str(extra.get("scopes") or DEFAULT_SCOPES),
+        ims_url=str(extra.get("ims_url") or DEFAULT_IMS_URL),
+        api_url=str(extra.get("api_url") or DEFAULT_API_URL),
+    )
+
+
+class FlowServiceHook(BaseHook):
+    """
+    Interact with the Adobe Experience Platform Flow Service API.
+
+    Authenticates with OAuth server-to-server (``client_credentials``), sends the org, sandbox and
+    API-key headers on every call, retries safe calls, and maps errors to
+    :class:`~airflow_flowservice.exceptions.FlowServiceError`.
+
+    :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``
+        (login = client id, password = client secret, extra ``org_id`` and ``sandbox``).
+    :param retry_policy: retry limits for every call made through this hook.
+    :param timeout: per-request timeout in seconds.
+    """
+
+    conn_name_attr = "flowservice_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Adobe Experience Platform Flow Service"
+
+    def __init__(
+        self,
+        flowservice_conn_id: str = DEFAULT_CONN_ID,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__()
+        self.flowservice_conn_id = flowservice_conn_id
+        self.retry_policy = retry_policy
+        self.timeout = timeout
+
+    # -- connection and clients -------------------------------------------------------------
+
+    @cached_property
+    def credentials(self) -> FlowServiceCredentials:
+        """Credentials read from the Airflow connection (checked, never logged)."""
+        return credentials_from_connection(self.get_connection(self.flowservice_conn_id))
+
+    def get_conn(self) -> FlowServiceClient:
+        """The synchronous client of this hook (created once)."""
+        return self.client
+
+    @cached_property
+    def client(self) -> FlowServiceClient:
+        """The synchronous client of this hook (created once)."""
+        return FlowServiceClient(
+            self.credentials, retry_policy=self.retry_policy, timeout=self.timeout, on_new_token=_mask
+        )
+
+    async def get_async_client(self) -> AsyncFlowServiceClient:
+        """The async client shared by every hook with the same credentials on this event loop."""
+        if "credentials" not in self.__dict__:
+            conn = await self.aget_connection(self.flowservice_conn_id)
+            self.__dict__["credentials"] = credentials_from_connection(conn)
+        creds: FlowServiceCredentials = self.__dict__["credentials"]
+        loop = asyncio.get_running_loop()
+        clients = _ASYNC_CLIENTS.setdefault(loop, {})
+        key = (*creds.cache_key, creds.org_id, creds.sandbox, creds.api_url)
+        client = clients.get(key)
+        if client is None:
+            client = clients[key] = AsyncFlowServiceClient(
+                creds, retry_policy=self.retry_policy, timeout=self.timeout, on_new_token=_amask
+            )
+        return client
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Get a token and make one cheap read; the message says what is wrong."""
+        try:
+            creds = self.credentials
+            client = FlowServiceClient(
+                creds, retry_policy=RetryPolicy(max_attempts=1), timeout=10.0, on_new_token=_mask
+            )
+            with client:
+                client.token()
+                client.request("GET", "/flows", params={"limit": "1"})
+        except FlowServiceError as exc:
+            return False, _explain_test_failure(exc)
+        return True, f"Connected to Flow Service as org {creds.org_id}, sandbox '{creds.sandbox}'."
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Standard form fields: hidden ones and labels (Airflow < 3.2; 3.2+ reads provider info)."""
+        from airflow_flowservice import get_provider_info
+
+        return dict(get_provider_info()["connection-types"][0]["ui-field-behaviour"])
+
+    # -- typed API ------------------------------------------------------------------------
+
+    def get_connection_spec(self, spec_id: str) -> ConnectionSpec:
+        """``GET /connectionSpecs/{id}``."""
+        return self._get_one(f"/connectionSpecs/{spec_id}", ConnectionSpec, "connection spec", spec_id)
+
+    def get_flow_spec(self, spec_id: str) -> FlowSpec:
+        """``GET /flowSpecs/{id}``."""
+        return self._get_one(f"/flowSpecs/{spec_id}", FlowSpec, "flow spec", spec_id)
+
+    def find_flow_spec(self, name: str) -> FlowSpec:
+        """``GET /flowSpecs?property=name=="<name>"`` (e.g. ``CloudStorageToAEP``)."""
+        items = list(self.client.iter_items("/flowSpecs", [("property", f'name=="{name}"')]))
+        if not items:
+            raise FlowServiceNotFoundError(f"no flow spec is named {name!r}", status=404)
+        return FlowSpec.model_validate(items[0])
+
+    def get_entity(self, kind: EntityKind, entity_id: str) -> Entity:
+        """``GET /{kind}/{id}`` parsed into its model."""
+        return self._get_one(f"{kind.path}/{entity_id}", ENTITY_MODELS[kind], kind.label, entity_id)
+
+    def get_flow(self, flow_id: str) -> Flow:
+        """``GET /flows/{id}``."""
+        return self._get_one(f"/flows/{flow_id}", Flow, "flow", flow_id)
+
+    def iter_entities(self, kind: EntityKind, filters: Sequence[str] = ()) -> Iterator[Entity]:
+        """Every entity of a kind matching ``property=`` filters, across pages."""
+        model = ENTITY_MODELS[kind]
+        for item in self.client.iter_items(kind.path, [("property", f) for f in filters]):
+            yield model.model_validate(item)
+
+    def find_entities_by_name(self, kind: EntityKind, name: str) -> list[Entity]:
+        """Entities of a kind with exactly this name in the sandbox."""
+        return [e for e in self.iter_entities(kind, [f'name=="{name}"']) if e.name == name]
+
+    def create_entity(self, kind: EntityKind, body: dict[str, Any], *, draft: bool = False) -> EntityRef:
+        """``POST /{kind}`` (``?mode=draft`` for a draft). Never blindly re-sent on 5xx."""
+        params = [("mode", "draft")] if draft else []
+        return EntityRef.model_validate(self.client.request("POST", kind.path, params=params, json=body))
+
+    def entity_action(self, kind: EntityKind, entity_id: str, op: str, etag: str | None = None) -> EntityRef:
+        """``POST /{kind}/{id}/action?op=<op>`` (publish, enable, disable)."""
+        headers = {"If-Match": etag} if etag else None
+        body = self.client.request(
+            "POST", f"{kind.path}/{entity_id}/action", params=[("op", op)], headers=headers, retry_safe=False
+        )
+        return EntityRef.model_validate(body)
+
+    def patch_entity(
+        self, kind: EntityKind, entity_id: str, ops: list[dict[str, Any]], etag: str
+    ) -> EntityRef:
+        """``PATCH /{kind}/{id}`` with JSON-Patch ``ops`` and ``If-Match: <etag>``."""
+        body = self.client.request("PATCH", f"{kind.path}/{entity_id}", json=ops, headers={"If-Match": etag})
+        return EntityRef.model_validate(body)
+
+    def delete_entity(self, kind: EntityKind, entity_id: str) -> None:
+        """``DELETE /{kind}/{id}``."""
+        self.client.request("DELETE", f"{kind.path}/{entity_id}")
+
+    def get_run(self, run_id: str) -> Run:
+        """``GET /runs/{id}``."""
+        return self._get_one(f"/runs/{run_id}", Run, "run", run_id)
+
+    def list_runs(self, flow_id: str, filters: Sequence[str] = ()) -> list[Run]:
+        """Every run of a flow (newest first as the service orders them), with extra filters."""
+        params = [("property", f"flowId=={flow_id}"), *(("property", f) for f in filters)]
+        return [Run.model_validate(item) for item in self.client.iter_items("/runs", params)]
+
+    async def aget_run(self, run_id: str) -> Run:
+        """Async ``GET /runs/{id}`` on the shared per-loop client."""
+        client = await self.get_async_client()
+        items = unwrap_items(await client.request("GET", f"/runs/{run_id}"))
+        if not items:
+            raise FlowServiceNotFoundError(f"run {run_id} is not in the response", status=404)
+        return Run.model_validate(items[0])
+
+    def _get_one(self, path: str, model: type[M], label: str, entity_id: str) -> M:
+        items = unwrap_items(self.client.request("GET", path))
+        if not items:
+            raise FlowServiceNotFoundError(
+                f"{label} {entity_id} was not found", status=404, method="GET", path=path
+            )
+        return model.model_validate(items[0])
+
+
+def _explain_test_failure(exc: FlowServiceError) -> str:
+    from airflow_flowservice.exceptions import (
+        FlowServiceAuthError,
+        FlowServicePermissionError,
+        FlowServiceTransportError,
+    )
+
+    if isinstance(exc, FlowServiceConfigError):
+        return str(exc)
+    if isinstance(exc, FlowServiceTransportError):
+        return f"Host unreachable ({exc.message}). Check the connection's ims_url / api_url and the network."
+    if isinstance(exc, FlowServiceAuthError) and exc.method == "POST" and exc.code:
+        return f"Bad client id or secret: {exc.message}"
+    if isinstance(exc, FlowServiceAuthError):
+        return f"Authentication failed: {exc}"
+    if isinstance(exc, FlowServicePermissionError):
+        return f"Org or permissions rejected (check extra 'org_id' and the product profile): {exc}"
+    if exc.code and exc.code.startswith("2105"):
+        return f"Sandbox rejected (check extra 'sandbox'): {exc}"
+    if exc.status == 400 or exc.status == 404:
+        return f"Request rejected (check extra 'org_id' and 'sandbox'): {exc}"
+    return str(exc)

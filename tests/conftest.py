@@ -1,0 +1,28 @@
+"""Test session set-up: a throw-away AIRFLOW_HOME (never ~/airflow) and a fresh token cache per test."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+# Must run before anything imports airflow.
+_HOME = tempfile.mkdtemp(prefix="flowservice-airflow-home-")
+os.environ["AIRFLOW_HOME"] = _HOME
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "example_dags"
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    from airflow_flowservice.auth import TOKEN_CACHE
+
+    TOKEN_CACHE.clear()
+    yield
+    TOKEN_CACHE.clear()
