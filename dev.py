@@ -35,7 +35,7 @@ def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def ensure_venv(extras: str = EXTRAS) -> None:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - dev.py is run by whatever python3 the machine has
         sys.exit(f"Python >= 3.10 is required (this is {sys.version.split()[0]}).")
     if not PY.exists():
         print(f"Creating {VENV} ...", flush=True)
