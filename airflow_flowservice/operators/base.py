@@ -1,0 +1,42 @@
+"""The base every Flow Service operator stands on: connection id and a lazily built hook."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_flowservice import DEFAULT_CONN_ID
+from airflow_flowservice.client import RetryPolicy
+from airflow_flowservice.hooks.flowservice import FlowServiceHook
+
+
+class FlowServiceBaseOperator(BaseOperator):
+    """
+    Base class of the Flow Service operators.
+
+    :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``.
+        Default ``flowservice_default``.
+    :param api_retry_policy: retry limits for the API calls this task makes
+        (:class:`~airflow_flowservice.client.RetryPolicy`); ``None`` keeps the client's defaults.
+        Named so as not to clash with Airflow's own task ``retry_policy``.
+    """
+
+    ui_color = "#fa0f00"  # Adobe red
+
+    def __init__(
+        self,
+        *,
+        flowservice_conn_id: str = DEFAULT_CONN_ID,
+        api_retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.flowservice_conn_id = flowservice_conn_id
+        self.api_retry_policy = api_retry_policy
+
+    @cached_property
+    def hook(self) -> FlowServiceHook:
+        """The hook of this task's connection (built on first use, at execute time)."""
+        return FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id, retry_policy=self.api_retry_policy)
