@@ -62,9 +62,7 @@ class AccessToken:
     refresh_at: float
 
 
-def build_token_request(
-    http: httpx.Client | httpx.AsyncClient, creds: FlowServiceCredentials
-) -> httpx.Request:
+def build_token_request(http: httpx.Client | httpx.AsyncClient, creds: FlowServiceCredentials) -> httpx.Request:
     """The IMS ``client_credentials`` request; secrets go in the form body, never the query string."""
     return http.build_request(
         "POST",
@@ -95,12 +93,10 @@ def parse_token_response(response: httpx.Response, now: float) -> AccessToken:
     hint = {
         "invalid_client": "check the connection's login (client id) and password (client secret)",
         "invalid_scope": "check the connection's 'scopes' extra",
-        "unauthorized_client": "the client may not use client_credentials; use an OAuth Server-to-Server "
-        "credential",
+        "unauthorized_client": "the client may not use client_credentials; use an OAuth Server-to-Server credential",
     }.get(str(error), "check the connection's client id, client secret and ims_url")
     raise FlowServiceAuthError(
-        f"IMS refused the token request ({error or 'no error code'}: "
-        f"{description or response.reason_phrase}); {hint}.",
+        f"IMS refused the token request ({error or 'no error code'}: {description or response.reason_phrase}); {hint}.",
         status=response.status_code,
         code=str(error) if error else None,
         method="POST",

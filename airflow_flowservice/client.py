@@ -110,9 +110,7 @@ def build_request(
         headers["Content-Type"] = "application/json"
     headers.update(req.headers)
     url = req.path if "://" in req.path else creds.api_url.rstrip("/") + "/" + req.path.lstrip("/")
-    return http.build_request(
-        req.method.upper(), url, params=list(req.params), json=req.json, headers=headers
-    )
+    return http.build_request(req.method.upper(), url, params=list(req.params), json=req.json, headers=headers)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -151,10 +149,7 @@ def error_from_response(response: httpx.Response, req: ApiRequest) -> FlowServic
             match = _CODE_IN_TYPE.search(str(body.get("type") or ""))
             code = match.group(1) if match else None
             message = (
-                report.get("detailed-message")
-                or body.get("errorMessage")
-                or body.get("detail")
-                or body.get("title")
+                report.get("detailed-message") or body.get("errorMessage") or body.get("detail") or body.get("title")
             )
             request_id = report.get("request-id") or request_id
         elif "errorMessage" in body:
@@ -283,9 +278,7 @@ def _log_retry(req: ApiRequest) -> Callable[[tenacity.RetryCallState], None]:
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0.0
-        log.warning(
-            "Flow Service %s failed (%s); retry %d in %.1fs", req.describe(), exc, state.attempt_number, delay
-        )
+        log.warning("Flow Service %s failed (%s); retry %d in %.1fs", req.describe(), exc, state.attempt_number, delay)
 
     return before_sleep
 
@@ -302,11 +295,7 @@ def _retry_args(policy: RetryPolicy, req: ApiRequest) -> dict[str, Any]:
 
 def _transport_error(exc: httpx.HTTPError, req: ApiRequest) -> FlowServiceTransportError:
     sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-    what = (
-        "the connection broke after the request was sent (it may have been applied)"
-        if sent
-        else "could not connect"
-    )
+    what = "the connection broke after the request was sent (it may have been applied)" if sent else "could not connect"
     return FlowServiceTransportError(
         f"{what}: {type(exc).__name__}: {exc}", request_sent=sent, method=req.method.upper(), path=req.path
     )
@@ -371,9 +360,7 @@ class FlowServiceClient(_ClientBase):
         token_cache: TokenCache | None = None,
         on_new_token: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__(
-            credentials, retry_policy=retry_policy, token_cache=token_cache, on_new_token=on_new_token
-        )
+        super().__init__(credentials, retry_policy=retry_policy, token_cache=token_cache, on_new_token=on_new_token)
         self._http = httpx.Client(transport=transport, timeout=timeout)
         self._sleep = sleep
 
@@ -445,9 +432,7 @@ class FlowServiceClient(_ClientBase):
             yield body
             current = next_page_request(body, current, self.credentials.api_url)
 
-    def iter_items(
-        self, path: str, params: QueryParams | Mapping[str, str] | None = None
-    ) -> Iterator[dict[str, Any]]:
+    def iter_items(self, path: str, params: QueryParams | Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """Yield every entity of a list endpoint across all pages."""
         for body in self.iter_pages(_api_request("GET", path, params, None, None, None)):
             yield from unwrap_items(body)
@@ -467,9 +452,7 @@ class AsyncFlowServiceClient(_ClientBase):
         token_cache: TokenCache | None = None,
         on_new_token: Callable[[str], Any] | None = None,
     ) -> None:
-        super().__init__(
-            credentials, retry_policy=retry_policy, token_cache=token_cache, on_new_token=on_new_token
-        )
+        super().__init__(credentials, retry_policy=retry_policy, token_cache=token_cache, on_new_token=on_new_token)
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout)
         self._sleep = sleep
 
@@ -512,9 +495,7 @@ class AsyncFlowServiceClient(_ClientBase):
         response = await self._transmit(build_request(self._http, self.credentials, token, req), req)
         if response.status_code == 401:
             self.tokens.invalidate(self.credentials, token)
-            response = await self._transmit(
-                build_request(self._http, self.credentials, await self.token(), req), req
-            )
+            response = await self._transmit(build_request(self._http, self.credentials, await self.token(), req), req)
             if response.status_code == 401:
                 raise self._second_401(response, req)
         return parse_response(response, req)

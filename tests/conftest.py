@@ -14,9 +14,8 @@ os.environ["AIRFLOW_HOME"] = _HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(
-    os.path.dirname(os.path.dirname(__file__)), "example_dags"
-)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(_HOME, "dags")
+os.makedirs(os.path.join(_HOME, "dags"), exist_ok=True)
 
 
 @pytest.fixture(autouse=True)

@@ -46,9 +46,9 @@ ENTITY_MODELS: dict[EntityKind, type[Entity]] = {
 
 # One async client (and so one connection pool and one token) per event loop and credentials:
 # a triggerer holding thousands of waits shares them.
-_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, ...], AsyncFlowServiceClient]
-] = weakref.WeakKeyDictionary()
+_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], AsyncFlowServiceClient]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _mask(token: str) -> None:
@@ -74,12 +74,8 @@ def credentials_from_connection(conn: Connection) -> FlowServiceCredentials:
             raise FlowServiceConfigError(f"Connection '{conn_id}' has no {where}: {fix}")
         return text
 
-    client_id = need(
-        conn.login, "login (client id)", "set login to the Developer Console client id (API key)."
-    )
-    secret = need(
-        conn.password, "password (client secret)", "set password to the Developer Console client secret."
-    )
+    client_id = need(conn.login, "login (client id)", "set login to the Developer Console client id (API key).")
+    secret = need(conn.password, "password (client secret)", "set password to the Developer Console client secret.")
     org_id = need(extra.get("org_id"), "extra 'org_id'", 'add "org_id": "<ORG_ID>@AdobeOrg" to the extra.')
     sandbox = need(
         extra.get("sandbox"),
@@ -238,9 +234,7 @@ class FlowServiceHook(BaseHook):
         )
         return EntityRef.model_validate(body)
 
-    def patch_entity(
-        self, kind: EntityKind, entity_id: str, ops: list[dict[str, Any]], etag: str
-    ) -> EntityRef:
+    def patch_entity(self, kind: EntityKind, entity_id: str, ops: list[dict[str, Any]], etag: str) -> EntityRef:
         """``PATCH /{kind}/{id}`` with JSON-Patch ``ops`` and ``If-Match: <etag>``."""
         body = self.client.request("PATCH", f"{kind.path}/{entity_id}", json=ops, headers={"If-Match": etag})
         return EntityRef.model_validate(body)
@@ -269,9 +263,7 @@ class FlowServiceHook(BaseHook):
     def _get_one(self, path: str, model: type[M], label: str, entity_id: str) -> M:
         items = unwrap_items(self.client.request("GET", path))
         if not items:
-            raise FlowServiceNotFoundError(
-                f"{label} {entity_id} was not found", status=404, method="GET", path=path
-            )
+            raise FlowServiceNotFoundError(f"{label} {entity_id} was not found", status=404, method="GET", path=path)
         return model.model_validate(items[0])
 
 

@@ -64,8 +64,6 @@ class FakeService:
 def reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Responder:
     def respond(request: httpx.Request) -> httpx.Response:
         content = b"" if body is None else json.dumps(body).encode()
-        return httpx.Response(
-            status, content=content, headers={"content-type": "application/json", **(headers or {})}
-        )
+        return httpx.Response(status, content=content, headers={"content-type": "application/json", **(headers or {})})
 
     return respond

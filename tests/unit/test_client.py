@@ -119,9 +119,7 @@ def test_bad_client_secret_names_the_fix(sleeps: list[float]) -> None:
             401, json={"error": "invalid_client", "error_description": "invalid client_secret parameter"}
         )
 
-    client = FlowServiceClient(
-        CREDS, transport=httpx.MockTransport(ims), token_cache=TokenCache(), sleep=sleeps.append
-    )
+    client = FlowServiceClient(CREDS, transport=httpx.MockTransport(ims), token_cache=TokenCache(), sleep=sleeps.append)
     with pytest.raises(FlowServiceAuthError) as info:
         client.request("GET", "/flows")
     message = str(info.value)
@@ -130,9 +128,7 @@ def test_bad_client_secret_names_the_fix(sleeps: list[float]) -> None:
     assert sleeps == []  # a 401 from IMS is final
 
 
-def test_429_honours_integer_retry_after(
-    client: FlowServiceClient, service: FakeService, sleeps: list[float]
-) -> None:
+def test_429_honours_integer_retry_after(client: FlowServiceClient, service: FakeService, sleeps: list[float]) -> None:
     service.queue(reply(429, {"error_code": "429050", "message": "Too many requests"}, {"Retry-After": "7"}))
     assert client.request("GET", "/runs") == {"items": []}
     assert sleeps == [7.0]
@@ -165,18 +161,14 @@ def test_5xx_retried_for_get_with_capped_exponential_backoff(
     assert len(service.api_requests) == 4
 
 
-def test_5xx_gives_up_after_max_attempts(
-    client: FlowServiceClient, service: FakeService, sleeps: list[float]
-) -> None:
+def test_5xx_gives_up_after_max_attempts(client: FlowServiceClient, service: FakeService, sleeps: list[float]) -> None:
     service.queue(*[reply(503)] * 10)
     with pytest.raises(FlowServiceServerError):
         client.request("GET", "/runs/x")
     assert len(service.api_requests) == FAST.max_attempts
 
 
-def test_5xx_is_not_retried_for_post_runs(
-    client: FlowServiceClient, service: FakeService, sleeps: list[float]
-) -> None:
+def test_5xx_is_not_retried_for_post_runs(client: FlowServiceClient, service: FakeService, sleeps: list[float]) -> None:
     service.queue(reply(503, {"error_code": "503", "message": "unavailable"}))
     with pytest.raises(FlowServiceServerError):
         client.request("POST", "/runs", json={"flowId": "f"})
@@ -232,9 +224,7 @@ def test_connect_errors_are_retried_even_for_post(sleeps: list[float]) -> None:
 
 
 def test_gateway_error_shape_is_mapped(client: FlowServiceClient, service: FakeService) -> None:
-    service.queue(
-        reply(403, {"error_code": "403000", "message": "Api Key is required"}, {"x-request-id": "req-9"})
-    )
+    service.queue(reply(403, {"error_code": "403000", "message": "Api Key is required"}, {"x-request-id": "req-9"}))
     with pytest.raises(FlowServicePermissionError) as info:
         client.request("GET", "/flows")
     err = info.value
@@ -318,9 +308,7 @@ def test_paging_through_three_pages_keeps_filters(client: FlowServiceClient, ser
             {
                 "items": [{"id": "3"}],
                 "_links": {
-                    "next": {
-                        "href": "https://api.test/data/foundation/flowservice/runs?continuationToken=p%3D3"
-                    }
+                    "next": {"href": "https://api.test/data/foundation/flowservice/runs?continuationToken=p%3D3"}
                 },
             },
         ),

@@ -42,9 +42,7 @@ def test_credentials_from_a_complete_connection_use_defaults() -> None:
         ({"sandbox": "Prod"}, "cid", "secret", "sandbox names are all lower case"),
     ],
 )
-def test_bad_connections_name_the_field(
-    extra: dict[str, object], login: str, password: str, message: str
-) -> None:
+def test_bad_connections_name_the_field(extra: dict[str, object], login: str, password: str, message: str) -> None:
     conn = make_conn(**extra)
     conn.login, conn.password = login, password
     with pytest.raises(FlowServiceConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -65,9 +63,7 @@ def test_provider_info_validates_against_airflow_schema() -> None:
 
     import jsonschema
 
-    schema = json.loads(
-        importlib.resources.files("airflow").joinpath("provider_info.schema.json").read_text()
-    )
+    schema = json.loads(importlib.resources.files("airflow").joinpath("provider_info.schema.json").read_text())
     jsonschema.validate(get_provider_info(), schema)
 
 
