@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import weakref
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -22,6 +24,7 @@ from airflow_flowservice.models import (
     ApiModel,
     BaseConnection,
     ConnectionSpec,
+    DatasetInfo,
     Entity,
     EntityKind,
     EntityRef,
@@ -31,6 +34,7 @@ from airflow_flowservice.models import (
     SourceConnection,
     TargetConnection,
 )
+from airflow_flowservice.specs import DATA_LAKE_SOURCE_SPEC_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -259,6 +263,58 @@ class FlowServiceHook(BaseHook):
         if not items:
             raise FlowServiceNotFoundError(f"run {run_id} is not in the response", status=404)
         return Run.model_validate(items[0])
+
+    # -- dataset export and explore (issue 7) ------------------------------------------------
+
+    def iter_exportable_datasets(self, page_size: int = 20) -> Iterator[DatasetInfo]:
+        """Every dataset eligible for export (seed 003), across pages.
+
+        ``GET /connectionSpecs/{data lake source}/configs?outputType=activationDatasets&outputField=datasets``
+        pages with ``start``/``limit`` and a ``pageInfo {start, end, total, hasNext}``, not with a
+        continuation token.
+        """
+        start = 0
+        while True:
+            body = self.client.request(
+                "GET",
+                f"/connectionSpecs/{DATA_LAKE_SOURCE_SPEC_ID}/configs",
+                params=[
+                    ("outputType", "activationDatasets"),
+                    ("outputField", "datasets"),
+                    ("start", str(start)),
+                    ("limit", str(page_size)),
+                    ("properties", "name,state"),
+                ],
+            )
+            items = unwrap_items(body)
+            for item in items:
+                yield DatasetInfo.model_validate(item)
+            page = body.get("pageInfo") if isinstance(body, dict) else None
+            if not items or not isinstance(page, dict) or not page.get("hasNext"):
+                return
+            start = int(page.get("end", start + len(items) - 1)) + 1
+
+    def explore_preview(
+        self,
+        base_connection_id: str,
+        source_params: dict[str, Any],
+        *,
+        object_name: str = "json",
+        file_type: str = "json",
+    ) -> Any:
+        """Preview a REST source's data (seed 004): ``GET /connections/{id}/explore`` with base64 ``sourceParams``."""
+        encoded = base64.b64encode(json.dumps(source_params, separators=(",", ":")).encode()).decode()
+        return self.client.request(
+            "GET",
+            f"/connections/{base_connection_id}/explore",
+            params=[
+                ("objectType", "rest"),
+                ("object", object_name),
+                ("fileType", file_type),
+                ("preview", "true"),
+                ("sourceParams", encoded),
+            ],
+        )
 
     def _get_one(self, path: str, model: type[M], label: str, entity_id: str) -> M:
         items = unwrap_items(self.client.request("GET", path))
