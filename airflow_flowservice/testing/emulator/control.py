@@ -1,0 +1,224 @@
+"""``FlowServiceEmulator``: build, start, stop and steer the emulator from Python."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from .app import API_PREFIX, IMS_PATH, EmulatorCore, build_app
+from .auth import TokenAuthority
+from .catalog import Catalog
+from .clock import Clock
+from .faults import FaultInjector
+from .requestlog import RequestLog, RequestRecord
+from .store import Store
+
+DEFAULT_CLIENT_ID = "emulator-client"
+DEFAULT_CLIENT_SECRET = "emulator-secret"
+DEFAULT_ORG_ID = "EMULATOR0000000000000000@AdobeOrg"
+DEFAULT_SANDBOX = "dev"
+
+
+class FlowServiceEmulator:
+    """A local Adobe Flow Service + IMS token endpoint.
+
+    >>> with FlowServiceEmulator(clock="manual", run_timeline=(1.0, 2.0)) as emu:  # doctest: +SKIP
+    ...     base_url = emu.base_url           # http://127.0.0.1:<port>
+    ...     emu.clock.advance(5)              # runs move on the emulator clock
+
+    Any sandbox name works (data is kept per org and sandbox); ``sandbox`` only sets the one put in
+    :meth:`connection_uri`. ``token_ttl`` is the ``expires_in`` returned by IMS, in seconds, and tokens
+    stop working once it has passed on the emulator clock. ``run_timeline=(a, b)``: a run turns
+    ``inProgress`` ``a`` seconds after creation and finishes ``b`` seconds after creation.
+    """
+
+    def __init__(
+        self,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        org_id: str = DEFAULT_ORG_ID,
+        sandbox: str = DEFAULT_SANDBOX,
+        token_ttl: float = 86399,
+        clock: str = "real",
+        run_timeline: tuple[float, float] = (1.0, 2.0),
+        host: str = "127.0.0.1",
+    ) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the emulator binds to the loopback interface only (127.0.0.1)")
+        start, end = float(run_timeline[0]), float(run_timeline[1])
+        if start < 0 or end < start:
+            raise ValueError("run_timeline must be (t_in_progress, t_finished) with 0 <= t_in_progress <= t_finished")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.org_id = org_id
+        self.sandbox = sandbox
+        self.token_ttl = token_ttl
+        self.host = "127.0.0.1" if host == "localhost" else host
+        self.clock = Clock(clock)
+        self.faults = FaultInjector()
+        self.requests = RequestLog()
+        self.catalog = Catalog()
+        self.store = Store(self.catalog, self.clock, (start, end))
+        self.auth = TokenAuthority(client_id, client_secret, org_id, token_ttl, self.clock)
+        self._core = EmulatorCore(
+            store=self.store,
+            auth=self.auth,
+            faults=self.faults,
+            requests=self.requests,
+            clock=self.clock,
+            org_id=org_id,
+            client_id=client_id,
+        )
+        self._core.hooks["reset"] = self.reset
+        self.app = build_app(self._core)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, port: int = 0, timeout: float = 10.0) -> str:
+        """Serve on ``127.0.0.1:port`` (0 = a free port) in a background thread; returns the base URL."""
+        import uvicorn
+
+        if self._thread is not None:
+            return self.base_url
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, port))
+        self._port = int(sock.getsockname()[1])
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self._port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            timeout_keep_alive=5,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+
+        def run() -> None:
+            server.run(sockets=[sock])
+
+        self._thread = threading.Thread(target=run, name=f"flowservice-emulator-{self._port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the Flow Service emulator failed to start")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Flow Service emulator did not start in time")
+            time.sleep(0.01)
+        self._sock = sock
+        return self.base_url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (idempotent)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+        self._server = None
+
+    def __enter__(self) -> FlowServiceEmulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ---- addresses ------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the emulator is not started; call start() first")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ims_url(self) -> str:
+        return self.base_url + IMS_PATH
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + API_PREFIX
+
+    def connection_uri(self, conn_type: str = "adobe-flowservice", sandbox: str | None = None) -> str:
+        """An Airflow connection URI pointing at this emulator.
+
+        ``adobe-flowservice://<client_id>:<secret>@/?org_id=...&sandbox=...&ims_url=...&api_url=...``
+        (Airflow turns ``-`` in the scheme into ``_``: conn type ``adobe_flowservice``).
+        """
+        query = urlencode(
+            {
+                "org_id": self.org_id,
+                "sandbox": sandbox or self.sandbox,
+                "ims_url": self.ims_url,
+                "api_url": self.api_url,
+            },
+            quote_via=quote,
+            safe="",
+        )
+        return f"{conn_type}://{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}@/?{query}"
+
+    def connection_env(self, conn_id: str = "flowservice_default", sandbox: str | None = None) -> dict[str, str]:
+        """``{"AIRFLOW_CONN_FLOWSERVICE_DEFAULT": uri}`` (for ``monkeypatch.setenv`` or a subprocess env)."""
+        return {f"AIRFLOW_CONN_{conn_id.upper()}": self.connection_uri(sandbox=sandbox)}
+
+    # ---- control --------------------------------------------------------------------------------
+
+    def calls(self, method: str | None = None, path_prefix: str | None = None) -> list[RequestRecord]:
+        """Logged requests, optionally filtered by method and path prefix (``/runs``, ``/flows``)."""
+        return self.requests.filter(method, path_prefix)
+
+    def expire_tokens(self) -> None:
+        """Invalidate every token issued so far (next API call: 401 ``401013``)."""
+        self.auth.expire_all()
+
+    def run_outcome(
+        self,
+        flow_id: str | None = None,
+        kind: str = "failed",
+        failed_records: int = 5,
+        times: int | None = None,
+    ) -> None:
+        """Decide how runs created from now on end.
+
+        ``kind``: ``"failed"`` (status failed, ``CONNECTOR-1001-500``), ``"failed_records"`` (status success
+        with ``failed_records`` failed records and errors) or ``"success"`` (clears the rule). ``flow_id``
+        limits the rule to one flow (it wins over a rule for any flow). ``times``: how many runs it
+        applies to (``None`` = every run until changed). The outcome is fixed when a run is created.
+        """
+        self.store.outcomes.set(flow_id, kind, failed_records, times)
+
+    def seed_datasets(self, datasets: list[dict[str, Any]]) -> None:
+        """Replace the datasets listed by the ``activationDatasets`` configs of the data lake source spec."""
+        self.store.seed_datasets(datasets)
+
+    def reset(self) -> None:
+        """Drop all entities, runs, fault rules, run outcomes and the request log.
+
+        Keeps the catalog, the clock and the tokens already issued (clients keep their cached token).
+        """
+        self.store.reset()
+        self.faults.clear()
+        self.requests.clear()
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._port is not None else "not started"
+        return f"FlowServiceEmulator({where}, org_id={self.org_id!r}, clock={self.clock.mode!r})"
