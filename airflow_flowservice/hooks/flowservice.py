@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -19,6 +20,8 @@ from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
     FlowServiceError,
     FlowServiceNotFoundError,
+    FlowServiceServerError,
+    FlowServiceTransportError,
 )
 from airflow_flowservice.models import (
     ApiModel,
@@ -315,6 +318,93 @@ class FlowServiceHook(BaseHook):
                 ("sourceParams", encoded),
             ],
         )
+
+    # -- runs (issue 6) ----------------------------------------------------------------------
+
+    def find_run_for_window(self, flow_id: str, window_start: int, window_end: int) -> Run | None:
+        """The run of ``flow_id`` created for exactly this window (newest if several), or ``None``."""
+        for run in self.list_runs(flow_id):
+            if run.window() == (window_start, window_end):
+                return run
+        return None
+
+    def find_run_created_after(self, flow_id: str, created_after_ms: int) -> Run | None:
+        """The earliest run of ``flow_id`` created at or after ``created_after_ms`` (epoch ms)."""
+        runs = self.list_runs(flow_id, [f"createdAt>={created_after_ms}"])
+        candidates = [r for r in runs if (r.created_at or 0) >= created_after_ms]
+        return min(candidates, key=lambda r: r.created_at or 0) if candidates else None
+
+    def create_run(
+        self,
+        flow_id: str,
+        window_start: int,
+        window_end: int,
+        *,
+        start_time: int,
+        delta_column: dict[str, str] | None = None,
+        lookup_attempts: int = 5,
+        lookup_delay: float = 1.0,
+    ) -> tuple[str, bool]:
+        """Start one on-demand run for a window, exactly once: ``(run_id, adopted)``.
+
+        A run already created for this flow and window (by a previous try of the task, or a request
+        whose response was lost) is adopted instead of starting a second one. When the ``POST /runs``
+        outcome is unknown (connection broken after sending, or 5xx), the run is looked up again
+        ``lookup_attempts`` times before giving up; the request is never blindly re-sent.
+        """
+        existing = self.find_run_for_window(flow_id, window_start, window_end)
+        if existing is not None:
+            return existing.id, True
+        # Epoch seconds as strings, as seed 002 sends them (the spec says ms; the notes conclude seconds).
+        params: dict[str, Any] = {
+            "startTime": str(start_time),
+            "windowStartTime": str(window_start),
+            "windowEndTime": str(window_end),
+        }
+        if delta_column is not None:
+            params["deltaColumn"] = delta_column
+        try:
+            body = self.client.request("POST", "/runs", json={"flowId": flow_id, "params": params})
+        except (FlowServiceTransportError, FlowServiceServerError) as exc:
+            if isinstance(exc, FlowServiceTransportError) and not exc.request_sent:
+                raise
+            self.log.warning("POST /runs outcome unknown (%s); looking the run up instead of re-sending", exc.message)
+            for _ in range(lookup_attempts):
+                found = self.find_run_for_window(flow_id, window_start, window_end)
+                if found is not None:
+                    return found.id, True
+                time.sleep(lookup_delay)
+            raise FlowServiceError(
+                f"POST /runs for flow {flow_id} window {window_start}..{window_end} failed ({exc.message}) and no run "
+                "exists for that window; retrying the task is safe (it looks the run up before creating one)",
+                status=exc.status,
+                code=exc.code,
+                request_id=exc.request_id,
+            ) from None
+        # POST /runs is documented both bare {id, etag} (spec) and wrapped in items (seed 002): accept both.
+        items = unwrap_items(body)
+        if not items or not items[0].get("id"):
+            raise FlowServiceError(f"POST /runs answered without a run id: {body!r}")
+        return str(items[0]["id"]), False
+
+    def retrigger_run(self, run_id: str) -> str:
+        """Re-trigger a failed run (``POST /runs/{id}/action?op=RE_TRIGGER``); returns the new run id.
+
+        The spec's enum spells it ``RE_TRIGGER``, the docs ``re-trigger`` (notes §2.2): we send the spec's.
+        """
+        body = self.client.request("POST", f"/runs/{run_id}/action", params=[("op", "RE_TRIGGER")], retry_safe=False)
+        items = unwrap_items(body)
+        if not items:
+            raise FlowServiceError(f"re-trigger of run {run_id} answered without a run id: {body!r}")
+        return str(items[0]["id"])
+
+    async def afind_run_created_after(self, flow_id: str, created_after_ms: int) -> Run | None:
+        """Async :meth:`find_run_created_after` (deferred waits for a scheduled run)."""
+        client = await self.get_async_client()
+        params = [("property", f"flowId=={flow_id}"), ("property", f"createdAt>={created_after_ms}")]
+        runs = [Run.model_validate(item) async for item in client.iter_items("/runs", params)]
+        candidates = [r for r in runs if (r.created_at or 0) >= created_after_ms]
+        return min(candidates, key=lambda r: r.created_at or 0) if candidates else None
 
     def _get_one(self, path: str, model: type[M], label: str, entity_id: str) -> M:
         items = unwrap_items(self.client.request("GET", path))

@@ -1,0 +1,271 @@
+"""On-demand runs for a window (seed 002): trigger exactly once per flow and window, wait, judge."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import conf
+
+from airflow_flowservice.exceptions import (
+    FlowServiceConfigError,
+    FlowServiceError,
+    FlowServiceRunFailedError,
+    FlowServiceTimeoutError,
+)
+from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
+from airflow_flowservice.models import EntityKind, Run, SourceConnection
+from airflow_flowservice.operators.base import FlowServiceBaseOperator
+from airflow_flowservice.params import to_epoch_seconds
+from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_state
+from airflow_flowservice.triggers.run import FlowServiceRunTrigger
+from airflow_flowservice.windows import RunWindow, delta_column_body, resolve_window
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_flowservice.hooks.flowservice import FlowServiceHook
+    from airflow_flowservice.models import Flow
+
+
+def _default_deferrable() -> bool:
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+class _RunWaitMixin(FlowServiceBaseOperator):
+    """Waiting and judging shared by the trigger and re-trigger operators."""
+
+    operator_extra_links = (FlowServiceRunLink(),)
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        poll_interval: float = 30.0,
+        timeout: float = 6 * 3600.0,
+        deferrable: bool = _default_deferrable(),
+        max_failed_records: int | None = None,
+        max_failed_ratio: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = poll_interval
+        self.wait_timeout = timeout
+        self.deferrable = deferrable
+        self.max_failed_records = max_failed_records
+        self.max_failed_ratio = max_failed_ratio
+
+    def _policy(self) -> RunPolicy:
+        return RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
+
+    def _announce(self, context: Context, flow_id: str, run_id: str) -> None:
+        creds = self.hook.credentials
+        url = run_url(creds.org_id, creds.sandbox, flow_id, run_id)
+        context["ti"].xcom_push(key="run_id", value=run_id)
+        context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=url)
+        self.log.info("Run %s: %s", run_id, url)
+
+    def _wait_and_judge(self, context: Context, run_id: str) -> str:
+        if not self.wait_for_completion:
+            return run_id
+        if self.deferrable:
+            self.defer(
+                trigger=FlowServiceRunTrigger(
+                    flowservice_conn_id=self.flowservice_conn_id,
+                    run_id=run_id,
+                    end_time=time.time() + self.wait_timeout,
+                    poll_interval=self.poll_interval,
+                ),
+                method_name="execute_complete",
+            )
+        return self._finish(context, wait_for_run(self.hook, run_id, self.poll_interval, self.wait_timeout, self.log))
+
+    def _finish(self, context: Context, run: Run) -> str:
+        metrics = judge_run(run, self._policy())
+        context["ti"].xcom_push(key="metrics", value=metrics)
+        self.log.info("%s", format_metrics(metrics))
+        return run.id
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+        """Resume after the deferred wait: judge the run the trigger reported on."""
+        run_id = event.get("run_id")
+        status = event.get("status")
+        if status in ("timeout", "error") or not run_id:
+            error = FlowServiceTimeoutError if status == "timeout" else FlowServiceError
+            raise error(str(event.get("message") or f"waiting for the run failed: {event!r}"))
+        run = self.hook.get_run(str(run_id))
+        if status == "failed" and run_state(run.status) != "failed":
+            raise FlowServiceRunFailedError(str(event.get("message")))
+        return self._finish(context, run)
+
+
+def wait_for_run(hook: FlowServiceHook, run_id: str, poll_interval: float, timeout: float, log: Any) -> Run:
+    """Poll ``GET /runs/{id}`` in the worker until the run is terminal; log status changes."""
+    deadline = time.monotonic() + timeout
+    last: str | None = None
+    while True:
+        run = hook.get_run(run_id)
+        if run.status != last:
+            log.info("Run %s status: %s", run_id, run.status or "unknown")
+            last = run.status
+        if run_state(run.status) != "running":
+            return run
+        if time.monotonic() >= deadline:
+            raise FlowServiceTimeoutError(f"run {run_id} did not finish within {timeout:.0f}s (status {last})")
+        time.sleep(poll_interval)
+
+
+class FlowServiceTriggerRunOperator(_RunWaitMixin):
+    """
+    Start an on-demand run of a one-time flow for a time window, exactly once, and wait for it.
+
+    The window is the DAG run's data interval unless given, so scheduled, catch-up and backfill runs
+    each ingest exactly their window. Before any write it checks the window (not empty, not reversed,
+    not in the future), and reads the flow: it must be published (not a draft) and scheduled
+    ``once`` (error 1386 otherwise), and ``delta_column`` must agree with the one the flow already has
+    (1382). ``deltaColumn`` is sent only on the first run of a table-based source (one whose source
+    connection has ``data.format == "tabular"``), where it is required (1383).
+
+    A run already created for this flow and window (by an earlier try of this task, or a request
+    whose answer was lost) is adopted, never duplicated. Returns the run id; pushes XCom ``run_id``,
+    ``window`` (``{"start", "end"}`` epoch seconds), ``flowservice_run_url`` (the extra link) and,
+    once finished, ``metrics``.
+
+    :param flow_id: the flow to run (templated).
+    :param window_start: window start: aware datetime, ISO 8601 string or epoch seconds (templated).
+        Default: ``data_interval_start``.
+    :param window_end: window end, same forms (templated). Default: ``data_interval_end``.
+    :param start_time: when the run should start, epoch seconds or datetime (templated). Default now.
+    :param delta_column: the column that separates new from old rows, e.g. ``"updated_at"`` or
+        ``{"name": "updated_at", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}`` (templated).
+    :param retrigger_failed: when the run adopted for this window had failed, re-trigger it
+        (``RE_TRIGGER``) instead of failing the task. Default ``False``.
+    :param wait_for_completion: wait for the run to finish and judge it. Default ``True``.
+    :param poll_interval: seconds between status polls. Default 30.
+    :param timeout: seconds to wait for the run before failing. Default 6 hours.
+    :param deferrable: wait in the triggerer instead of the worker. Default
+        ``[operators] default_deferrable``.
+    :param max_failed_records: fail a successful run with more failed records than this. Default no limit.
+    :param max_failed_ratio: fail a successful run whose failed/read ratio exceeds this (0..1). Default no limit.
+    """
+
+    template_fields: Sequence[str] = ("flow_id", "window_start", "window_end", "start_time", "delta_column")
+
+    def __init__(
+        self,
+        *,
+        flow_id: str,
+        window_start: Any = None,
+        window_end: Any = None,
+        start_time: Any = None,
+        delta_column: str | dict[str, str] | None = None,
+        retrigger_failed: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.flow_id = flow_id
+        self.window_start = window_start
+        self.window_end = window_end
+        self.start_time = start_time
+        self.delta_column = delta_column
+        self.retrigger_failed = retrigger_failed
+
+    def _check_flow(self, flow: Flow, window: RunWindow, delta: dict[str, str] | None) -> dict[str, str] | None:
+        """The deltaColumn to send (None when not needed); raises before the POST where the service would."""
+        if flow.is_draft:
+            raise FlowServiceConfigError(
+                f"flow_id: flow {flow.id} is a draft; publish it first (FlowServicePublishOperator)"
+            )
+        frequency = (flow.schedule_params.frequency if flow.schedule_params else None) or "none"
+        if frequency.lower() != "once":
+            raise FlowServiceConfigError(
+                f"flow_id: flow {flow.id} is scheduled with frequency {frequency!r}; on-demand runs need a flow "
+                "scheduled 'once' (Flow Service error 1386-400). Create the flow with "
+                "schedule_params={'frequency': 'once', ...}"
+            )
+        current = flow.delta_column
+        if current is not None:
+            if delta is not None and delta.get("name") != current.get("name"):
+                raise FlowServiceConfigError(
+                    f"delta_column: {delta['name']!r} differs from the flow's deltaColumn {current.get('name')!r}, "
+                    "set by its first run; it cannot change (Flow Service error 1382-400). Pass "
+                    f"delta_column={current.get('name')!r} or leave it out"
+                )
+            return None  # already on the flow: the service takes it from the Copy transformation
+        tabular = any(self._is_tabular(source_id) for source_id in flow.source_connection_ids)
+        if tabular and delta is None:
+            raise FlowServiceConfigError(
+                f"delta_column: flow {flow.id} reads a table and has no deltaColumn yet; its first run needs one "
+                "(Flow Service error 1383-400), e.g. delta_column='updated_at'"
+            )
+        if not tabular and delta is not None:
+            raise FlowServiceConfigError(
+                f"delta_column: flow {flow.id} reads files, which take no deltaColumn; remove delta_column"
+            )
+        return delta
+
+    def _is_tabular(self, source_id: str) -> bool:
+        source = self.hook.get_entity(EntityKind.SOURCE_CONNECTION, source_id)
+        assert isinstance(source, SourceConnection)
+        return str((source.data or {}).get("format", "")).lower() == "tabular"
+
+    def execute(self, context: Context) -> str:
+        window = resolve_window(self.window_start, self.window_end, context)
+        delta = delta_column_body(self.delta_column)
+        self._policy()  # validates the failed-records policy before any call
+        try:
+            start_time = to_epoch_seconds(self.start_time) if self.start_time is not None else int(time.time())
+        except ValueError as exc:
+            raise FlowServiceConfigError(f"start_time: {exc}") from None
+        flow = self.hook.get_flow(self.flow_id)
+        to_send = self._check_flow(flow, window, delta)
+        self.log.info("Flow %s: run for window %s", self.flow_id, window.describe())
+        run_id, adopted = self.hook.create_run(
+            self.flow_id, window.start, window.end, start_time=start_time, delta_column=to_send
+        )
+        context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
+        if adopted:
+            self.log.info("Adopted run %s, already created for this window (no second run started)", run_id)
+            if self.retrigger_failed and run_state(self.hook.get_run(run_id).status) == "failed":
+                run_id = self.hook.retrigger_run(run_id)
+                self.log.info("Re-triggered the failed run: new run %s", run_id)
+        else:
+            self.log.info("Started run %s", run_id)
+        self._announce(context, self.flow_id, run_id)
+        return self._wait_and_judge(context, run_id)
+
+
+class FlowServiceRetriggerRunOperator(_RunWaitMixin):
+    """
+    Re-trigger a failed run (``POST /runs/{run_id}/action?op=RE_TRIGGER``) and wait for the new run.
+
+    Flow Service allows it for failed runs of batch sources, and for successful runs that ingested
+    no records (error 1387 otherwise). Returns the new run id; pushes the same XCom as
+    :class:`FlowServiceTriggerRunOperator`.
+
+    :param run_id: the run to re-trigger (templated).
+    :param wait_for_completion: wait for the new run and judge it. Default ``True``.
+    :param poll_interval: seconds between status polls. Default 30.
+    :param timeout: seconds to wait before failing. Default 6 hours.
+    :param deferrable: wait in the triggerer. Default ``[operators] default_deferrable``.
+    :param max_failed_records: see :class:`FlowServiceTriggerRunOperator`.
+    :param max_failed_ratio: see :class:`FlowServiceTriggerRunOperator`.
+    """
+
+    template_fields: Sequence[str] = ("run_id",)
+
+    def __init__(self, *, run_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.run_id = run_id
+
+    def execute(self, context: Context) -> str:
+        if not str(self.run_id or "").strip():
+            raise FlowServiceConfigError("run_id: is empty; pass the id of the failed run to re-trigger")
+        self._policy()
+        old = self.hook.get_run(self.run_id)
+        new_id = self.hook.retrigger_run(self.run_id)
+        self.log.info("Re-triggered run %s as %s", self.run_id, new_id)
+        self._announce(context, old.flow_id or "", new_id)
+        return self._wait_and_judge(context, new_id)

@@ -1,0 +1,118 @@
+"""Judging a finished run: the one place the operator, the sensor and ``execute_complete`` call.
+
+Statuses are compared case-insensitively (the docs mix ``success``/``Success``, ``failed``/``Failed``).
+Terminal: success, failed (and cancelled/canceled, never seen in Adobe's docs but harmless). Anything
+else (scheduled, inProgress, processing, waiting, unknown) means keep waiting (notes §3.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceRunFailedError
+from airflow_flowservice.models import Run
+
+SUCCESS_STATUSES = frozenset({"success", "succeeded"})
+FAILURE_STATUSES = frozenset({"failed", "failure", "cancelled", "canceled"})
+
+RunState = Literal["success", "failed", "running"]
+
+
+def run_state(status: str | None) -> RunState:
+    """``success``, ``failed`` or ``running`` for a status string of any case."""
+    value = (status or "").strip().lower()
+    if value in SUCCESS_STATUSES:
+        return "success"
+    if value in FAILURE_STATUSES:
+        return "failed"
+    return "running"
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """When a *successful* run still fails the task because of failed records.
+
+    :param max_failed_records: fail when more records than this failed (``None``: no limit).
+    :param max_failed_ratio: fail when failed / read records exceeds this (0..1; ``None``: no limit).
+    """
+
+    max_failed_records: int | None = None
+    max_failed_ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_failed_records is not None and self.max_failed_records < 0:
+            raise FlowServiceConfigError(f"max_failed_records: must be >= 0 (got {self.max_failed_records})")
+        if self.max_failed_ratio is not None and not 0 <= self.max_failed_ratio <= 1:
+            raise FlowServiceConfigError(f"max_failed_ratio: must be between 0 and 1 (got {self.max_failed_ratio})")
+
+
+def _count(value: int | None) -> int | None:
+    return None if value is None or value < 0 else value  # -1 means unknown (notes §3.2)
+
+
+def run_metrics(run: Run) -> dict[str, Any]:
+    """The run's completion metrics as a flat, JSON-able dict (pushed to XCom)."""
+    metrics = run.metrics
+    duration = metrics.duration_summary
+    seconds = None
+    if duration.started_at_utc and duration.completed_at_utc:
+        seconds = round((duration.completed_at_utc - duration.started_at_utc) / 1000, 3)
+    window = run.window()
+    return {
+        "run_id": run.id,
+        "flow_id": run.flow_id,
+        "status": run.status,
+        "window_start": window[0] if window else None,
+        "window_end": window[1] if window else None,
+        "records_read": _count(metrics.record_summary.input_record_count),
+        "records_written": _count(metrics.record_summary.output_record_count),
+        "records_failed": _count(metrics.record_summary.failed_record_count) or 0,
+        "bytes_read": _count(metrics.size_summary.input_bytes),
+        "bytes_written": _count(metrics.size_summary.output_bytes),
+        "files_read": _count(metrics.file_summary.input_file_count),
+        "files_written": _count(metrics.file_summary.output_file_count),
+        "started_at_ms": duration.started_at_utc,
+        "completed_at_ms": duration.completed_at_utc,
+        "duration_seconds": seconds,
+        "errors": [
+            {"code": e.code, "message": e.message}
+            for e in [*metrics.status_summary.errors, *metrics.record_summary.failed_info]
+        ],
+    }
+
+
+def format_metrics(m: dict[str, Any]) -> str:
+    """One readable line of the metrics."""
+    return (
+        f"run {m['run_id']} {m['status']}: read {m['records_read']}, written {m['records_written']}, "
+        f"failed {m['records_failed']} records; {m['bytes_read']} -> {m['bytes_written']} bytes; "
+        f"{m['files_read']} -> {m['files_written']} files; {m['duration_seconds']} s"
+    )
+
+
+def judge_run(run: Run, policy: RunPolicy) -> dict[str, Any]:
+    """Return the metrics of a successful run; raise :class:`FlowServiceRunFailedError` otherwise.
+
+    A run that has not finished is an error here: call only with a terminal run.
+    """
+    metrics = run_metrics(run)
+    state = run_state(run.status)
+    errors = "; ".join(f"{e['code']}: {e['message']}" for e in metrics["errors"]) or "no error details"
+    if state == "running":
+        raise FlowServiceRunFailedError(f"run {run.id} has not finished (status {run.status or 'unknown'!r})")
+    if state == "failed":
+        raise FlowServiceRunFailedError(f"run {run.id} of flow {run.flow_id} {run.status}: {errors}")
+    failed = metrics["records_failed"]
+    read = metrics["records_read"] or 0
+    if policy.max_failed_records is not None and failed > policy.max_failed_records:
+        raise FlowServiceRunFailedError(
+            f"run {run.id} succeeded but {failed} records failed, more than max_failed_records="
+            f"{policy.max_failed_records}: {errors}"
+        )
+    if policy.max_failed_ratio is not None and read and failed / read > policy.max_failed_ratio:
+        raise FlowServiceRunFailedError(
+            f"run {run.id} succeeded but {failed}/{read} records failed ({failed / read:.2%}), more than "
+            f"max_failed_ratio={policy.max_failed_ratio}: {errors}"
+        )
+    return metrics

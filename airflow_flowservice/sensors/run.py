@@ -1,0 +1,170 @@
+"""Wait for a Flow Service run to finish and judge it by its completion metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, conf
+
+from airflow_flowservice import DEFAULT_CONN_ID
+from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceError, FlowServiceTimeoutError
+from airflow_flowservice.hooks.flowservice import FlowServiceHook
+from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
+from airflow_flowservice.models import Run
+from airflow_flowservice.params import to_epoch_seconds
+from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_state
+from airflow_flowservice.triggers.run import FlowServiceRunTrigger
+from airflow_flowservice.windows import resolve_window
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class FlowServiceRunSensor(BaseSensorOperator):
+    """
+    Wait for a Flow Service run to finish, then judge it by its metrics.
+
+    Which run: ``run_id``; or ``flow_id`` with ``window_start``/``window_end`` (the run created for
+    that window; both default to the data interval); or ``flow_id`` with ``created_after`` (the
+    flow's first run created at or after that time, e.g. a scheduled dataset-export run). A failed
+    run, or a successful one beyond the failed-records policy, fails the task with the run's error
+    codes; the metrics (records read/written/failed, bytes, files, duration) go to XCom ``metrics``
+    and the return value is the run id.
+
+    Works in ``poke`` and ``reschedule`` mode, or deferred (``deferrable=True``) in the triggerer.
+
+    :param run_id: the run to wait for (templated).
+    :param flow_id: the flow whose run to wait for (templated).
+    :param window_start: with ``flow_id``: the run's window start (templated; datetime, ISO 8601 or
+        epoch seconds). Default ``data_interval_start``.
+    :param window_end: with ``flow_id``: the run's window end (templated). Default ``data_interval_end``.
+    :param created_after: with ``flow_id``: wait for the first run created at or after this time
+        (templated; datetime, ISO 8601 or epoch seconds).
+    :param max_failed_records: fail a successful run with more failed records than this.
+    :param max_failed_ratio: fail a successful run whose failed/read ratio exceeds this (0..1).
+    :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``.
+    :param deferrable: wait in the triggerer. Default ``[operators] default_deferrable``.
+    """
+
+    template_fields: Sequence[str] = ("run_id", "flow_id", "window_start", "window_end", "created_after")
+    operator_extra_links = (FlowServiceRunLink(),)
+    ui_color = "#fa0f00"
+
+    def __init__(
+        self,
+        *,
+        run_id: str | None = None,
+        flow_id: str | None = None,
+        window_start: Any = None,
+        window_end: Any = None,
+        created_after: Any = None,
+        max_failed_records: int | None = None,
+        max_failed_ratio: float | None = None,
+        flowservice_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.run_id = run_id
+        self.flow_id = flow_id
+        self.window_start = window_start
+        self.window_end = window_end
+        self.created_after = created_after
+        self.max_failed_records = max_failed_records
+        self.max_failed_ratio = max_failed_ratio
+        self.flowservice_conn_id = flowservice_conn_id
+        self.deferrable = deferrable
+
+    @property
+    def hook(self) -> FlowServiceHook:
+        if not hasattr(self, "_hook"):
+            self._hook = FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id)
+        return self._hook
+
+    def _policy(self) -> RunPolicy:
+        return RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
+
+    def _created_after_ms(self) -> int:
+        try:
+            return to_epoch_seconds(self.created_after) * 1000
+        except ValueError as exc:
+            raise FlowServiceConfigError(f"created_after: {exc}") from None
+
+    def _check_input(self) -> None:
+        if bool(self.run_id) == bool(self.flow_id):
+            raise FlowServiceConfigError("run_id/flow_id: give exactly one (flow_id finds the run of a window)")
+        self._policy()
+
+    def _find_run(self, context: Context) -> Run | None:
+        if self.run_id:
+            return self.hook.get_run(self.run_id)
+        assert self.flow_id
+        if self.created_after is not None:
+            return self.hook.find_run_created_after(self.flow_id, self._created_after_ms())
+        window = resolve_window(self.window_start, self.window_end, context, now=float("inf"))
+        return self.hook.find_run_for_window(self.flow_id, window.start, window.end)
+
+    def _announce(self, context: Context, run: Run) -> None:
+        creds = self.hook.credentials
+        context["ti"].xcom_push(key="run_id", value=run.id)
+        context["ti"].xcom_push(
+            key=RUN_URL_XCOM_KEY, value=run_url(creds.org_id, creds.sandbox, run.flow_id or "", run.id)
+        )
+
+    def poke(self, context: Context) -> bool:
+        self._check_input()
+        run = self._find_run(context)
+        if run is None:
+            self.log.info("No run of flow %s yet", self.flow_id)
+            return False
+        self.log.info("Run %s status: %s", run.id, run.status or "unknown")
+        if run_state(run.status) == "running":
+            return False
+        self._announce(context, run)
+        self._judge(context, run)
+        return True
+
+    def _judge(self, context: Context, run: Run) -> str:
+        metrics = judge_run(run, self._policy())
+        context["ti"].xcom_push(key="metrics", value=metrics)
+        self.log.info("%s", format_metrics(metrics))
+        return run.id
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        self._check_input()
+        run = self._find_run(context)
+        if run is not None and run_state(run.status) != "running":
+            self._announce(context, run)
+            return self._judge(context, run)
+        if run is None and self.created_after is None:
+            raise FlowServiceConfigError(
+                "flow_id: no run exists yet for this window; trigger it first (FlowServiceTriggerRunOperator), "
+                "or wait by created_after"
+            )
+        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
+        trigger = FlowServiceRunTrigger(
+            flowservice_conn_id=self.flowservice_conn_id,
+            end_time=time.time() + timeout,
+            run_id=run.id if run is not None else None,
+            flow_id=self.flow_id if run is None else None,
+            created_after_ms=self._created_after_ms() if run is None and self.created_after is not None else None,
+            poll_interval=float(self.poke_interval.total_seconds())
+            if isinstance(self.poke_interval, timedelta)
+            else float(self.poke_interval),
+        )
+        self.defer(trigger=trigger, method_name="execute_complete")
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+        """Resume after the deferred wait and judge the run."""
+        status, run_id = event.get("status"), event.get("run_id")
+        if status in ("timeout", "error") or not run_id:
+            error = FlowServiceTimeoutError if status == "timeout" else FlowServiceError
+            raise error(str(event.get("message") or f"waiting for the run failed: {event!r}"))
+        run = self.hook.get_run(str(run_id))
+        self._announce(context, run)
+        return self._judge(context, run)

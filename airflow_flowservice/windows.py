@@ -1,0 +1,107 @@
+"""The time window of an on-demand run: from the task's data interval unless given, validated first.
+
+Flow Service takes ``windowStartTime``/``windowEndTime`` in epoch **seconds**.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_flowservice.exceptions import FlowServiceConfigError
+from airflow_flowservice.params import to_epoch_seconds
+
+ZERO_LENGTH_FIX = (
+    "the DAG's timetable gives runs a zero-length data interval (Airflow 3's default for cron schedules such as "
+    "'@daily' is CronTriggerTimetable, whose data_interval_start == data_interval_end). Schedule the DAG with "
+    "airflow.timetables.interval.CronDataIntervalTimetable('@daily', timezone='UTC') or "
+    "DeltaDataIntervalTimetable(timedelta(days=1)), or pass window_start and window_end"
+)
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """``[start, end)`` in epoch seconds."""
+
+    start: int
+    end: int
+
+    def as_params(self) -> dict[str, str]:
+        """``windowStartTime``/``windowEndTime`` as seed 002 sends them (strings of epoch seconds)."""
+        return {"windowStartTime": str(self.start), "windowEndTime": str(self.end)}
+
+    def describe(self) -> str:
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        start = datetime.fromtimestamp(self.start, tz=timezone.utc).strftime(fmt)
+        end = datetime.fromtimestamp(self.end, tz=timezone.utc).strftime(fmt)
+        return f"[{start}, {end}) ({self.start}..{self.end})"
+
+
+def _seconds(value: Any, field: str) -> int:
+    try:
+        return to_epoch_seconds(value)
+    except ValueError as exc:
+        raise FlowServiceConfigError(f"{field}: {exc}") from None
+
+
+def resolve_window(
+    window_start: Any,
+    window_end: Any,
+    context: Mapping[str, Any],
+    *,
+    now: float | None = None,
+) -> RunWindow:
+    """The run window: explicit values win, else the task's ``data_interval_start``/``data_interval_end``.
+
+    Raises :class:`FlowServiceConfigError` (before any API call) for a missing, empty, reversed or
+    future window, naming the field and the fix.
+    """
+    if (window_start is None) != (window_end is None):
+        raise FlowServiceConfigError("window_start/window_end: give both, or neither to use the data interval")
+    if window_start is None:
+        start_value, end_value = context.get("data_interval_start"), context.get("data_interval_end")
+        if start_value is None or end_value is None:
+            raise FlowServiceConfigError(
+                "window_start/window_end: this DAG run has no data interval (schedule=None?); pass window_start "
+                "and window_end, or schedule the DAG with a data-interval timetable"
+            )
+        where = "data interval"
+        start, end = _seconds(start_value, "data_interval_start"), _seconds(end_value, "data_interval_end")
+    else:
+        where = "window"
+        start, end = _seconds(window_start, "window_start"), _seconds(window_end, "window_end")
+    if start == end:
+        if where == "data interval":
+            raise FlowServiceConfigError(f"window: empty data interval {start}..{end}: {ZERO_LENGTH_FIX}")
+        raise FlowServiceConfigError(f"window_end: must be after window_start (both are {start}); widen the window")
+    if end < start:
+        raise FlowServiceConfigError(
+            f"window_end: must be after window_start (got window_start={start}, window_end={end}); swap them"
+        )
+    current = time.time() if now is None else now
+    if end > current:
+        raise FlowServiceConfigError(
+            f"window_end: {end} is in the future (now {int(current)}); a run can only ingest data that exists, "
+            "so end the window at or before now (for scheduled DAGs the data interval ends before the run starts)"
+        )
+    return RunWindow(start=start, end=end)
+
+
+def delta_column_body(delta_column: Any) -> dict[str, str] | None:
+    """``deltaColumn`` as the API takes it: ``{"name", "dateFormat"?, "timezone"?}``."""
+    if delta_column is None or delta_column == "":
+        return None
+    if isinstance(delta_column, str):
+        return {"name": delta_column.strip()}
+    if isinstance(delta_column, Mapping):
+        unknown = sorted(set(delta_column) - {"name", "dateFormat", "timezone"})
+        if unknown or not str(delta_column.get("name") or "").strip():
+            raise FlowServiceConfigError(
+                "delta_column: must be a column name or {'name': ..., 'dateFormat'?: ..., 'timezone'?: ...} "
+                f"(got {dict(delta_column)!r})"
+            )
+        return {str(k): str(v) for k, v in delta_column.items()}
+    raise FlowServiceConfigError(f"delta_column: must be a column name or a dict (got {delta_column!r})")
