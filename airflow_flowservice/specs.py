@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 DATA_LAKE_SOURCE_SPEC_ID = "23598e46-f560-407b-88d5-ea6207e49db0"
 DATA_LAKE_TARGET_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -280,3 +280,39 @@ MAILCHIMP_AUTH_METHODS = (
     ),
     AuthMethod("oAuth2RefreshCode", {"accessToken": "password"}, frozenset({"accessToken"})),
 )
+
+
+class ExportSchedule(BaseModel):
+    """``scheduleParams`` of a dataset-export flow (seed 003): ``timeUnit`` hour or day, not ``frequency``.
+
+    Every 3, 6, 9, 12 or 24 hours (``time_unit="hour"``), or daily (``time_unit="day"``, interval 1),
+    from ``start_time`` (epoch seconds, an aware datetime or an ISO 8601 string).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    time_unit: Literal["hour", "day"] = "hour"
+    interval: int = 3
+    start_time: int
+
+    @field_validator("start_time", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> int:
+        from airflow_flowservice.params import to_epoch_seconds
+
+        return to_epoch_seconds(value)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: int, info: ValidationInfo) -> int:
+        unit = info.data.get("time_unit", "hour")
+        if unit == "hour" and value not in EXPORT_HOUR_INTERVALS:
+            allowed = ", ".join(str(i) for i in EXPORT_HOUR_INTERVALS)
+            raise ValueError(f"{value} is not an export interval; with time_unit 'hour' use one of {allowed}")
+        if unit == "day" and value != 1:
+            raise ValueError(f"{value} is not allowed with time_unit 'day': daily exports use interval 1")
+        return value
+
+    def to_api(self) -> dict[str, Any]:
+        """The flow's ``scheduleParams`` body."""
+        return {"timeUnit": self.time_unit, "interval": self.interval, "startTime": self.start_time}

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
+from airflow_flowservice.operators.dataflow import FlowServiceCreateDataflowOperator
+from airflow_flowservice.params import config_error
+from airflow_flowservice.specs import (
+    DATA_LAKE_SOURCE_SPEC_ID,
+    DestinationSpec,
+    ExportSchedule,
+    ExportTargetParams,
+    get_destination,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,3 +68,180 @@ class FlowServiceListExportableDatasetsOperator(FlowServiceBaseOperator):
             found.append({"id": dataset.id, "name": dataset.name, "state": dataset.state})
         self.log.info("%d of %d exportable datasets match: %s", len(found), total, [d["name"] for d in found[:20]])
         return found
+
+
+def _fingerprint(value: Any) -> str:
+    """8 hex chars identifying a JSON value, put in entity names so reuse-by-name never reuses stale content."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _dataset_refs(dataset_ids: Any) -> list[dict[str, str]]:
+    """``[{"dataSetId", "name"?}]`` from ids, or from the dicts the list operator returns."""
+    items = [dataset_ids] if isinstance(dataset_ids, (str, Mapping)) else list(dataset_ids or [])
+    refs: list[dict[str, str]] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            ident = item.get("dataSetId") or item.get("id")
+            ref = {"dataSetId": str(ident or "").strip()}
+            if item.get("name"):
+                ref["name"] = str(item["name"])
+        else:
+            ref = {"dataSetId": str(item).strip()}
+        if not ref["dataSetId"]:
+            raise FlowServiceConfigError(f"dataset_ids: {item!r} has no dataset id")
+        refs.append(ref)
+    if not refs:
+        raise FlowServiceConfigError(
+            "dataset_ids: is empty; pass dataset ids, or the output of FlowServiceListExportableDatasetsOperator"
+        )
+    return sorted({r["dataSetId"]: r for r in refs}.values(), key=lambda r: r["dataSetId"])
+
+
+class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
+    """
+    Export datasets to a cloud storage destination (seed 003), creating or reusing the dataflow.
+
+    Builds, from one description, the data lake source connection holding the datasets, the
+    destination's base connection (credentials from an Airflow connection), the target connection
+    (folder, file type, compression) and the export flow with its schedule, then creates what does
+    not exist yet (everything is reused on a re-run). Everything is validated before any write: the
+    destination, the target params, the schedule, the credentials connection, and (one read) that
+    every dataset is eligible for export.
+
+    Returns ``{"base_connection_id", "source_connection_id", "target_connection_id", "flow_id"}``
+    and pushes each as an XCom key as soon as it exists. To wait for the export's next run, use
+    :class:`~airflow_flowservice.sensors.FlowServiceRunSensor` with ``flow_id`` and ``created_after``.
+
+    Source and target connection names end with a fingerprint of their content
+    (``"<name> source 1a2b3c4d"``), so changing the datasets or the folder creates new connections
+    instead of silently reusing the old ones; the flow (named ``name``) then no longer matches and
+    the task fails naming the existing flow, which you delete or rename.
+
+    :param destination: ``amazon_s3``, ``azure_blob``, ``adls_gen2``, ``data_landing_zone``,
+        ``google_cloud_storage`` or ``sftp`` (templated).
+    :param dataset_ids: dataset ids, or ``[{"id", "name"}]`` as returned by
+        :class:`FlowServiceListExportableDatasetsOperator` (templated).
+    :param target: the destination's target params (templated): ``path`` (folder, e.g.
+        ``"exports/aep"``), ``file_type`` (``JSON`` or ``PARQUET``), ``compression`` (``NONE`` or
+        ``GZIP``), plus ``bucket_name`` (S3, GCS) or ``container`` (Azure Blob).
+    :param schedule: ``{"time_unit": "hour"|"day", "interval": 3|6|9|12|24 (hour) or 1 (day),
+        "start_time": epoch seconds or ISO 8601}`` (templated).
+    :param name: the flow's name; the connections are named after it (templated).
+    :param destination_conn_id: Airflow connection holding the destination credentials (not
+        needed for the Data Landing Zone). Which field holds what depends on the auth method:
+        S3 login=access key, password=secret key; Azure Blob password=connection string; ADLS Gen2
+        login=service principal id, password=key, extra ``url`` and ``tenant``; GCS login=access key
+        id, password=secret; SFTP host=domain, login=username, password=password (or extra
+        ``ssh_key`` with ``auth_spec_name="SFTP with SSH Key"``). Values are masked in logs.
+    :param auth_spec_name: the destination's auth method; default its first one (see
+        :data:`airflow_flowservice.specs.DESTINATIONS`).
+    :param check_eligible: check (one paged read) that every dataset is eligible for export before
+        creating anything. Default ``True``.
+    :param if_exists: ``"reuse"`` (default) or ``"fail"``.
+    """
+
+    template_fields: Sequence[str] = (
+        "destination",
+        "dataset_ids",
+        "target",
+        "schedule",
+        "name",
+        "destination_conn_id",
+        "auth_spec_name",
+    )
+    template_fields_renderers = {"target": "json", "schedule": "json"}
+
+    def __init__(
+        self,
+        *,
+        destination: str,
+        dataset_ids: Any,
+        target: Mapping[str, Any],
+        schedule: Mapping[str, Any],
+        name: str,
+        destination_conn_id: str | None = None,
+        auth_spec_name: str | None = None,
+        check_eligible: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(config={}, **kwargs)
+        self.destination = destination
+        self.dataset_ids = dataset_ids
+        self.target = target
+        self.schedule = schedule
+        self.name = name
+        self.destination_conn_id = destination_conn_id
+        self.auth_spec_name = auth_spec_name
+        self.check_eligible = check_eligible
+
+    def _validated(self) -> tuple[DestinationSpec, ExportTargetParams, ExportSchedule, list[dict[str, str]]]:
+        try:
+            dest = get_destination(str(self.destination))
+            method = dest.auth_method(self.auth_spec_name)
+        except ValueError as exc:
+            raise FlowServiceConfigError(str(exc)) from None
+        try:
+            target = dest.target_params.model_validate(dict(self.target or {}))
+        except ValidationError as exc:
+            raise config_error(exc, prefix="target") from None
+        try:
+            schedule = ExportSchedule.model_validate(dict(self.schedule or {}))
+        except ValidationError as exc:
+            raise config_error(exc, prefix="schedule") from None
+        if not str(self.name or "").strip():
+            raise FlowServiceConfigError("name: is empty; give the export flow a name")
+        if method is not None and not self.destination_conn_id:
+            fields = ", ".join(f"{param} <- {source}" for param, source in method.params_from.items())
+            raise FlowServiceConfigError(
+                f"destination_conn_id: {dest.name} needs credentials ({method.spec_name!r}: {fields}); create "
+                "an Airflow connection holding them and pass its id (never put secrets in the DAG file)"
+            )
+        return dest, target, schedule, _dataset_refs(self.dataset_ids)
+
+    def execute(self, context: Context) -> dict[str, str | None]:
+        dest, target, schedule, datasets = self._validated()
+        method = dest.auth_method(self.auth_spec_name)
+        if method is not None:
+            # Read (and mask) the credentials before any API call, so a missing field fails first.
+            self.auth_params_from_conn_id = self.destination_conn_id
+            self.auth_conn_fields = dict(method.params_from)
+        if self.check_eligible:
+            eligible = {d.id for d in self.hook.iter_exportable_datasets()}
+            missing = [d["dataSetId"] for d in datasets if d["dataSetId"] not in eligible]
+            if missing:
+                raise FlowServiceConfigError(
+                    f"dataset_ids: {', '.join(missing)} not eligible for export in this sandbox; list the "
+                    "eligible ones with FlowServiceListExportableDatasetsOperator"
+                )
+        target_params = target.to_params()
+        base = {"name": f"{self.name} account", "connection_spec_id": dest.connection_spec_id}
+        if method is not None:
+            base["auth_spec_name"] = method.spec_name
+        self.config = {
+            "base_connection": base,
+            "source_connection": {
+                "name": f"{self.name} source {_fingerprint(datasets)}",
+                "connection_spec_id": DATA_LAKE_SOURCE_SPEC_ID,
+                "params": {"datasets": datasets},
+            },
+            "target_connection": {
+                "name": f"{self.name} target {_fingerprint(target_params)}",
+                "connection_spec_id": dest.connection_spec_id,
+                "params": target_params,
+            },
+            "flow": {
+                "name": self.name,
+                "flow_spec_id": dest.flow_spec_id,
+                "transformations": [],
+                "schedule_params": schedule,
+            },
+        }
+        self.log.info(
+            "Exporting %d dataset(s) to %s, every %d %s(s) from %s",
+            len(datasets),
+            dest.name,
+            schedule.interval,
+            schedule.time_unit,
+            schedule.start_time,
+        )
+        return super().execute(context)
