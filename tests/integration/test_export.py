@@ -117,3 +117,63 @@ def test_export_to_each_destination(key: str, flowservice_emulator: Any, load_da
     assert dag.test(logical_date=pendulum.datetime(2026, 1, 3, tz="UTC")).state == "success"
     posts = [r.path for r in flowservice_emulator.calls(method="POST")[before:] if r.path != "/ims/token/v3"]
     assert posts == []
+
+
+# -- bad input: each rejected with the message the user sees, before any write ------------------------------
+
+S3_TARGET = {"bucket_name": "aep-exports", "path": "exports"}
+SCHEDULE = {"time_unit": "hour", "interval": 3, "start_time": 1767225600}
+DATASET = "5ef3e3259ad2a1191ab7dd7d"
+
+BAD_EXPORTS: list[tuple[dict[str, Any], str]] = [
+    (
+        {"destination": "dropbox"},
+        "destination 'dropbox' is not a known export destination; use one of: adls_gen2, amazon_s3, azure_blob, "
+        "data_landing_zone, google_cloud_storage, sftp",
+    ),
+    (
+        {"destination_conn_id": None},
+        "destination_conn_id: Amazon S3 needs credentials ('Access Key': s3AccessKey <- login, s3SecretKey <- "
+        "password); create an Airflow connection holding them and pass its id (never put secrets in the DAG file)",
+    ),
+    (
+        {"destination_conn_id": "creds_no_login"},
+        "auth_conn_fields: connection 'creds_no_login' has no login for auth param 's3AccessKey'",
+    ),
+    (
+        {"dataset_ids": ["000000000000000000000000"]},
+        "dataset_ids: 000000000000000000000000 not eligible for export in this sandbox; list the eligible ones with "
+        "FlowServiceListExportableDatasetsOperator",
+    ),
+    ({"target": {"bucket_name": "aep-exports", "path": "../etc"}}, "target.path: path '../etc' is not a"),
+    ({"target": {"bucket_name": "aep-exports", "path": "/abs"}}, "target.path: path '/abs' must be relative"),
+    ({"schedule": {**SCHEDULE, "interval": 4}}, "schedule.interval: 4 is not an export interval"),
+    ({"schedule": {**SCHEDULE, "time_unit": "day", "interval": 3}}, "schedule.interval: 3 is not allowed"),
+    ({"dataset_ids": []}, "dataset_ids: is empty; pass dataset ids, or the output of"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD_EXPORTS)
+def test_bad_export_input(overrides: dict[str, Any], message: str, flowservice_emulator: Any, monkeypatch: Any) -> None:
+    from airflow_flowservice.exceptions import FlowServiceConfigError
+    from airflow_flowservice.operators import FlowServiceDatasetExportOperator
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CREDS_S3", json.dumps({"conn_type": "aws", "login": "AKIA", "password": "s3-secret"})
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_CREDS_NO_LOGIN", json.dumps({"conn_type": "aws", "password": "s3-secret"}))
+    kwargs: dict[str, Any] = {
+        "destination": "amazon_s3",
+        "dataset_ids": [DATASET],
+        "target": S3_TARGET,
+        "schedule": SCHEDULE,
+        "name": "bad export",
+        "destination_conn_id": "creds_s3",
+        **overrides,
+    }
+    op = FlowServiceDatasetExportOperator(task_id="export", **kwargs)
+    with pytest.raises(FlowServiceConfigError) as info:
+        op.execute({"ti": None})  # type: ignore[arg-type]
+    assert str(info.value).startswith(message), str(info.value)
+    writes = [r for r in flowservice_emulator.requests if r.method != "GET" and r.path != "/ims/token/v3"]
+    assert writes == []
