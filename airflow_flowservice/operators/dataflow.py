@@ -1,0 +1,95 @@
+"""Create a whole dataflow (base connection -> source -> target -> flow) from one declarative config."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_flowservice import entities
+from airflow_flowservice.entities import DATAFLOW_KEYS, EnsuredEntity
+from airflow_flowservice.operators.base import FlowServiceBaseOperator
+from airflow_flowservice.params import DataflowConfig, IfExists, check_if_exists, validate_input
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
+    """
+    Create (or reuse) a base connection, a source connection, a target connection and a flow joining them.
+
+    The whole ``config`` is validated before any call; then every spec check (drafts, auth) runs
+    before the first create. The base connection (optional) is attached to whichever of the source
+    and target has its connection spec (the source for a cloud storage source; the target for a
+    dataset export); the flow gets the new source and target ids. Each part follows ``if_exists``.
+
+    Returns ``{"base_connection_id", "source_connection_id", "target_connection_id", "flow_id"}``
+    (``base_connection_id`` is ``None`` without a base connection), and pushes each of these XCom
+    keys as soon as the part exists. When a step fails, the error names the ids that already exist
+    (they are in XCom too); re-running with ``if_exists="reuse"`` finishes the job.
+
+    :param config: the dataflow (templated), e.g.::
+
+            {
+                "base_connection": {"name": "ACME base", "connection_spec_id": "be5ec48c-...",
+                                    "auth_spec_name": "Basic Authentication"},
+                "source_connection": {"name": "ACME source", "connection_spec_id": "be5ec48c-...",
+                                      "data": {"format": "delimited"},
+                                      "params": {"path": "/acme/account.csv", "type": "file"}},
+                "target_connection": {"name": "ACME target",
+                                      "connection_spec_id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c",
+                                      "params": {"dataSetId": "..."}},
+                "flow": {"name": "ACME dataflow", "flow_spec_name": "CloudStorageToAEP",
+                         "schedule_params": {"start_time": 1700000000, "frequency": "once"}},
+            }
+
+        Each part takes the arguments of its single-entity operator (``params`` for a connection's
+        ``params`` block); see :class:`~airflow_flowservice.params.DataflowConfig`.
+    :param draft: create every part with ``mode=draft`` (each spec must support drafts). Default ``False``.
+    :param if_exists: ``"reuse"`` (default) or ``"fail"``, applied to each part.
+    :param auth_params_from_conn_id: an Airflow connection supplying the base connection's auth
+        params (see :class:`~airflow_flowservice.operators.FlowServiceCreateBaseConnectionOperator`)
+        (templated). Default ``None``.
+    :param auth_conn_fields: auth param -> connection field mapping for ``auth_params_from_conn_id``.
+    """
+
+    template_fields: Sequence[str] = ("config", "auth_params_from_conn_id")
+    template_fields_renderers = {"config": "json"}
+
+    def __init__(
+        self,
+        *,
+        config: Mapping[str, Any] | DataflowConfig,
+        draft: bool = False,
+        if_exists: IfExists = "reuse",
+        auth_params_from_conn_id: str | None = None,
+        auth_conn_fields: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.config = config
+        self.draft = draft
+        self.if_exists = if_exists
+        self.auth_params_from_conn_id = auth_params_from_conn_id
+        self.auth_conn_fields = auth_conn_fields
+
+    def execute(self, context: Context) -> dict[str, str | None]:
+        if_exists = check_if_exists(self.if_exists)
+        raw = self.config.model_dump() if isinstance(self.config, DataflowConfig) else self.config
+        cfg = validate_input(DataflowConfig, raw, prefix="config", context={"draft": self.draft, "dataflow": True})
+        from_conn = (
+            entities.auth_params_from_connection(self.hook, self.auth_params_from_conn_id, self.auth_conn_fields)
+            if self.auth_params_from_conn_id
+            else None
+        )
+        ti = context["ti"]
+
+        def pushed(key: str, entity: EnsuredEntity) -> None:
+            ti.xcom_push(key=key, value=entity.id)
+
+        parts = entities.create_dataflow(
+            self.hook, cfg, draft=self.draft, if_exists=if_exists, auth_params=from_conn, on_created=pushed
+        )
+        ids: dict[str, str | None] = {key: (parts[key].id if key in parts else None) for key in DATAFLOW_KEYS}
+        self.log.info("Dataflow ready%s: %s", " (drafts)" if self.draft else "", ids)
+        return ids

@@ -1,0 +1,145 @@
+"""Delete a flow (optionally with its connections, in a safe order) and enable or disable a flow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_flowservice import entities
+from airflow_flowservice.entities import DATAFLOW_KEYS, DeletePlan
+from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceNotFoundError
+from airflow_flowservice.models import EntityKind
+from airflow_flowservice.operators.base import FlowServiceBaseOperator
+from airflow_flowservice.operators.entities import push_ref
+from airflow_flowservice.params import check_entity_id, parse_kind
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_STATES = {"enable": "enable", "enabled": "enable", "disable": "disable", "disabled": "disable"}
+
+
+class FlowServiceDeleteOperator(FlowServiceBaseOperator):
+    """
+    Delete a flow, and with ``cascade=True`` its source/target connections and their base connections.
+
+    The order is always safe: the flow first, then its source and target connections, then the base
+    connections (the service refuses to delete a connection a flow still uses). With ``cascade``,
+    the flow is read first to find its connections; a base connection still used by a connection
+    outside this dataflow is kept (the log says by which). ``dataflow_ids`` deletes exactly the ids
+    returned by :class:`~airflow_flowservice.operators.FlowServiceCreateDataflowOperator`, with no
+    reads, which also finishes a delete interrupted part-way.
+
+    Returns ``[{"kind", "id", "action": "deleted"|"already deleted"|"kept", "reason"}, ...]``.
+
+    :param entity_id: the entity to delete (templated), a flow unless ``kind`` says otherwise.
+    :param kind: ``flows`` (default), ``sourceConnections``, ``targetConnections`` or
+        ``connections`` (base) (templated).
+    :param cascade: also delete what the entity depends on (connections, base connections).
+        Default ``False``.
+    :param dataflow_ids: instead of ``entity_id``: ``{"flow_id", "source_connection_id",
+        "target_connection_id", "base_connection_id"}`` (``None`` values skipped) (templated), e.g.
+        ``create_dataflow.output``.
+    :param missing_ok: an entity that is already gone (404) is logged as "already deleted" instead of
+        failing the task. Default ``False``.
+    """
+
+    template_fields: Sequence[str] = ("entity_id", "kind", "dataflow_ids")
+
+    def __init__(
+        self,
+        *,
+        entity_id: str | None = None,
+        kind: str = "flows",
+        cascade: bool = False,
+        dataflow_ids: Mapping[str, str | None] | None = None,
+        missing_ok: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.entity_id = entity_id
+        self.kind = kind
+        self.cascade = cascade
+        self.dataflow_ids = dataflow_ids
+        self.missing_ok = missing_ok
+
+    def execute(self, context: Context) -> list[dict[str, str]]:
+        plan = self._plan()
+        if plan is None:
+            return [{"kind": self.kind, "id": str(self.entity_id), "action": "already deleted", "reason": ""}]
+        steps = entities.delete_entities(self.hook, plan, missing_ok=self.missing_ok)
+        return [{"kind": s.kind.value, "id": s.id, "action": s.action, "reason": s.reason} for s in steps]
+
+    def _plan(self) -> DeletePlan | None:
+        if (self.entity_id is None) == (self.dataflow_ids is None):
+            raise FlowServiceConfigError("entity_id: give exactly one of entity_id or dataflow_ids")
+        if self.dataflow_ids is not None:
+            return self._plan_from_ids(self.dataflow_ids)
+        kind = parse_kind(self.kind)
+        entity_id = check_entity_id(self.entity_id, "entity_id")
+        if not self.cascade:
+            plan = DeletePlan()
+            {
+                EntityKind.FLOW: plan.flows,
+                EntityKind.SOURCE_CONNECTION: plan.sources,
+                EntityKind.TARGET_CONNECTION: plan.targets,
+                EntityKind.BASE_CONNECTION: plan.bases,
+            }[kind].append(entity_id)
+            return plan
+        try:
+            return entities.plan_cascade(self.hook, kind, entity_id)
+        except FlowServiceNotFoundError:
+            if not self.missing_ok:
+                raise
+            self.log.info(
+                "%s %s: already deleted; what it used is unknown now (pass dataflow_ids to delete those)",
+                kind.label.capitalize(),
+                entity_id,
+            )
+            return None
+
+    @staticmethod
+    def _plan_from_ids(ids: Mapping[str, str | None]) -> DeletePlan:
+        if not isinstance(ids, Mapping):
+            raise FlowServiceConfigError(f"dataflow_ids: must be a dict with keys {', '.join(DATAFLOW_KEYS)}")
+        unknown = sorted(set(ids) - set(DATAFLOW_KEYS))
+        if unknown:
+            raise FlowServiceConfigError(
+                f"dataflow_ids: unknown key(s) {', '.join(unknown)}; use {', '.join(DATAFLOW_KEYS)}"
+            )
+        checked = {k: check_entity_id(v, f"dataflow_ids.{k}") for k, v in ids.items() if v}
+        return DeletePlan(
+            flows=[checked["flow_id"]] if "flow_id" in checked else [],
+            sources=[checked["source_connection_id"]] if "source_connection_id" in checked else [],
+            targets=[checked["target_connection_id"]] if "target_connection_id" in checked else [],
+            bases=[checked["base_connection_id"]] if "base_connection_id" in checked else [],
+        )
+
+
+class FlowServiceSetFlowStateOperator(FlowServiceBaseOperator):
+    """
+    Enable or disable a published flow (``POST /flows/{id}/action?op=enable|disable``).
+
+    A disabled flow runs no scheduled or on-demand runs. Setting the state it already has changes
+    nothing. Returns the flow id; pushes XCom ``id`` and ``etag``.
+
+    :param flow_id: the flow (templated).
+    :param state: ``"enabled"`` or ``"disabled"`` (``"enable"``/``"disable"`` accepted) (templated).
+    """
+
+    template_fields: Sequence[str] = ("flow_id", "state")
+
+    def __init__(self, *, flow_id: str, state: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.flow_id = flow_id
+        self.state = state
+
+    def execute(self, context: Context) -> str:
+        op = _STATES.get(str(self.state).strip().lower())
+        if op is None:
+            raise FlowServiceConfigError(f"state: must be 'enabled' or 'disabled' (got {self.state!r})")
+        flow_id = check_entity_id(self.flow_id, "flow_id")
+        ref = self.hook.entity_action(EntityKind.FLOW, flow_id, op)
+        self.log.info("Flow %s: %sd", flow_id, op)
+        push_ref(context, ref.id, ref.etag)
+        return ref.id
