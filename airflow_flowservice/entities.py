@@ -8,7 +8,7 @@ operator (entities, dataflow, dataset export) builds on the same rules:
   looks the entity up instead of sending the create again.
 - :func:`connection_spec` / :func:`flow_spec` read specs once per process (they are catalog data).
 - :func:`publish_in_order` publishes what is still a draft: base connection -> source and target
-  connections -> flow.
+  connections -> flow; :func:`publish_dataflow` does it with one call per part when all ids are known.
 - :func:`delete_in_order` deletes a flow before its connections, and connections before their base.
 """
 
@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_flowservice.exceptions import (
+    FlowServiceBadRequestError,
     FlowServiceConfigError,
+    FlowServiceConflictError,
     FlowServiceError,
     FlowServiceNotFoundError,
     FlowServiceServerError,
@@ -36,6 +38,7 @@ from airflow_flowservice.models import (
     FlowSpec,
     SourceOrTargetConnection,
 )
+from airflow_flowservice.params import DATAFLOW_KINDS
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
@@ -285,6 +288,7 @@ def ensure_entity(
     if_exists: Literal["reuse", "fail"],
     differences: Differences,
     before_create: Callable[[], None] | None = None,
+    lookup: bool = True,
 ) -> EnsuredEntity:
     """Create ``body`` as a ``kind`` entity unless one with its name exists.
 
@@ -292,9 +296,11 @@ def ensure_entity(
     and etag are returned); one with differences is a clash, reported with its id and what differs.
     ``if_exists="fail"``: any entity with the name fails. ``before_create`` runs the checks that
     only matter when creating (draft support, auth) after the lookup and before the POST.
+    ``lookup=False`` skips the lookup when no existing entity could be reused (its parent was just
+    created, so nothing can reference it yet); only valid with ``if_exists="reuse"``.
     """
     name = str(body["name"])
-    existing = hook.find_entities_by_name(kind, name)
+    existing = hook.find_entities_by_name(kind, name) if lookup or if_exists != "reuse" else []
     if existing:
         ids = ", ".join(e.id for e in existing)
         if if_exists == "fail":
@@ -411,8 +417,9 @@ def create_connection(
     draft: bool,
     if_exists: Literal["reuse", "fail"],
     check: bool = True,
+    lookup: bool = True,
 ) -> EnsuredEntity:
-    """Create (or reuse) a source or target connection."""
+    """Create (or reuse) a source or target connection (``lookup``: see :func:`ensure_entity`)."""
     return ensure_entity(
         hook,
         kind,
@@ -421,6 +428,7 @@ def create_connection(
         if_exists=if_exists,
         differences=connection_differences(inp.connection_spec_id, inp.base_connection_id),
         before_create=(lambda: connection_checks(hook, inp, draft=draft)) if check else None,
+        lookup=lookup,
     )
 
 
@@ -431,8 +439,9 @@ def create_flow(
     draft: bool,
     if_exists: Literal["reuse", "fail"],
     check: bool = True,
+    lookup: bool = True,
 ) -> EnsuredEntity:
-    """Create (or reuse) a flow; a flow spec given by name is resolved first."""
+    """Create (or reuse) a flow; a flow spec given by name is resolved first (``lookup``: see :func:`ensure_entity`)."""
     spec_id = resolve_flow_spec_id(hook, inp)
     return ensure_entity(
         hook,
@@ -442,12 +451,13 @@ def create_flow(
         if_exists=if_exists,
         differences=flow_differences(spec_id, inp.source_connection_ids, inp.target_connection_ids),
         before_create=(lambda: flow_checks(hook, inp, spec_id, draft=draft)) if check else None,
+        lookup=lookup,
     )
 
 
 # -- a whole dataflow --------------------------------------------------------------------------------
 
-DATAFLOW_KEYS = ("base_connection_id", "source_connection_id", "target_connection_id", "flow_id")
+DATAFLOW_KEYS = tuple(DATAFLOW_KINDS)
 
 
 def dataflow_checks(hook: FlowServiceHook, cfg: DataflowConfig, auth_params: Mapping[str, Any], *, draft: bool) -> str:
@@ -484,9 +494,12 @@ def create_dataflow(
 ) -> dict[str, EnsuredEntity]:
     """Create (or reuse) base -> source -> target -> flow of ``cfg``; keys are :data:`DATAFLOW_KEYS`.
 
-    Every check (specs, drafts, auth) runs before the first create. ``on_created(key, entity)`` is
-    called as soon as each part exists. A failure part-way raises the same error with the ids that
-    already exist added to its message (re-running with ``if_exists="reuse"`` finishes the job).
+    Every check (specs, drafts, auth) runs before the first create. A part whose parent was just
+    created is not looked up by name (no existing entity can reference a new parent): a new
+    dataflow costs a lookup only for its roots (the base connection, a connection without one).
+    ``on_created(key, entity)`` is called as soon as each part exists. A failure part-way raises the
+    same error with the ids that already exist added to its message (re-running with
+    ``if_exists="reuse"`` finishes the job).
     """
     params = {**(auth_params or {}), **(cfg.base_connection.auth_params if cfg.base_connection else {})}
     flow_spec_id = dataflow_checks(hook, cfg, params, draft=draft)
@@ -509,15 +522,28 @@ def create_dataflow(
         source_in = cfg.source_connection
         if "source_connection" in links:
             source_in = source_in.model_copy(update={"base_connection_id": links["source_connection"]})
+        fresh_base = cfg.base_connection is not None and done["base_connection_id"].created
         source = create_connection(
-            hook, EntityKind.SOURCE_CONNECTION, source_in, draft=draft, if_exists=if_exists, check=False
+            hook,
+            EntityKind.SOURCE_CONNECTION,
+            source_in,
+            draft=draft,
+            if_exists=if_exists,
+            check=False,
+            lookup=not (fresh_base and "source_connection" in links),
         )
         record("source_connection_id", source)
         target_in = cfg.target_connection
         if "target_connection" in links:
             target_in = target_in.model_copy(update={"base_connection_id": links["target_connection"]})
         target = create_connection(
-            hook, EntityKind.TARGET_CONNECTION, target_in, draft=draft, if_exists=if_exists, check=False
+            hook,
+            EntityKind.TARGET_CONNECTION,
+            target_in,
+            draft=draft,
+            if_exists=if_exists,
+            check=False,
+            lookup=not (fresh_base and "target_connection" in links),
         )
         record("target_connection_id", target)
         flow_in = cfg.flow.model_copy(
@@ -528,7 +554,11 @@ def create_dataflow(
                 "target_connection_ids": [target.id],
             }
         )
-        record("flow_id", create_flow(hook, flow_in, draft=draft, if_exists=if_exists, check=False))
+        fresh_parts = source.created or target.created
+        record(
+            "flow_id",
+            create_flow(hook, flow_in, draft=draft, if_exists=if_exists, check=False, lookup=not fresh_parts),
+        )
     except FlowServiceError as exc:
         if not done:
             raise
@@ -593,6 +623,34 @@ def publish_in_order(hook: FlowServiceHook, kind: EntityKind, entity_id: str) ->
         base = hook.get_entity(EntityKind.BASE_CONNECTION, root.parent_base_connection_id)
         steps.append(_publish_if_draft(hook, EntityKind.BASE_CONNECTION, base))
     steps.append(_publish_if_draft(hook, kind, root))
+    return steps
+
+
+def publish_dataflow(hook: FlowServiceHook, ids: Mapping[str, str]) -> list[PublishStep]:
+    """Publish a dataflow whose parts are all known (:func:`create_dataflow`'s ids), one call per part.
+
+    The ids give the dependency order (base -> source -> target -> flow), so nothing is read: each
+    part is published directly. When the service refuses a publish, the part is read back: if it
+    is not a draft it is skipped as already published, otherwise the error is raised with the ids
+    published so far added to its message (a re-run finishes the job).
+    """
+    steps: list[PublishStep] = []
+    for key, kind in DATAFLOW_KINDS.items():
+        entity_id = ids.get(key)
+        if not entity_id:
+            continue
+        try:
+            ref = hook.entity_action(kind, entity_id, "publish")
+        except (FlowServiceBadRequestError, FlowServiceConflictError) as exc:
+            entity = hook.get_entity(kind, entity_id)
+            if entity.is_draft:
+                done = ", ".join(s.id for s in steps) or "none"
+                raise _with_note(exc, f"published before it: {done}") from exc
+            log.info("Skipped %s %s: already published (state %s)", kind.label, entity_id, entity.state)
+            steps.append(PublishStep(kind, entity_id, "already published", entity.etag))
+            continue
+        log.info("Published %s %s", kind.label, entity_id)
+        steps.append(PublishStep(kind, entity_id, "published", ref.etag))
     return steps
 
 

@@ -412,6 +412,28 @@ def parse_kind(value: Any, field: str = "kind") -> EntityKind:
     return kind
 
 
+# The parts of a dataflow, in dependency (publish) order: the keys FlowServiceCreateDataflowOperator returns.
+DATAFLOW_KINDS: dict[str, EntityKind] = {
+    "base_connection_id": EntityKind.BASE_CONNECTION,
+    "source_connection_id": EntityKind.SOURCE_CONNECTION,
+    "target_connection_id": EntityKind.TARGET_CONNECTION,
+    "flow_id": EntityKind.FLOW,
+}
+
+
+def check_dataflow_ids(value: Any, field: str = "dataflow_ids") -> dict[str, str]:
+    """The ids of a dataflow (``None`` parts dropped), or a config error naming ``field`` and the keys."""
+    keys = ", ".join(DATAFLOW_KINDS)
+    if not isinstance(value, Mapping):
+        raise FlowServiceConfigError(
+            f"{field}: must be a dict with keys {keys}, e.g. create_dataflow.output (got {type(value).__name__})"
+        )
+    unknown = sorted(str(k) for k in set(value) - set(DATAFLOW_KINDS))
+    if unknown:
+        raise FlowServiceConfigError(f"{field}: unknown key(s) {', '.join(unknown)}; use {keys}")
+    return {k: check_entity_id(value[k], f"{field}.{k}") for k in DATAFLOW_KINDS if value.get(k)}
+
+
 # -- entity bodies ------------------------------------------------------------------------------------
 
 _RESERVED_BODY_KEYS = {

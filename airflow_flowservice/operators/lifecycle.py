@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice import entities
-from airflow_flowservice.entities import DATAFLOW_KEYS, DeletePlan
+from airflow_flowservice.entities import DeletePlan
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceNotFoundError
 from airflow_flowservice.models import EntityKind
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 from airflow_flowservice.operators.entities import push_ref
-from airflow_flowservice.params import check_entity_id, parse_kind
+from airflow_flowservice.params import check_dataflow_ids, check_entity_id, parse_kind
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -100,14 +100,7 @@ class FlowServiceDeleteOperator(FlowServiceBaseOperator):
 
     @staticmethod
     def _plan_from_ids(ids: Mapping[str, str | None]) -> DeletePlan:
-        if not isinstance(ids, Mapping):
-            raise FlowServiceConfigError(f"dataflow_ids: must be a dict with keys {', '.join(DATAFLOW_KEYS)}")
-        unknown = sorted(set(ids) - set(DATAFLOW_KEYS))
-        if unknown:
-            raise FlowServiceConfigError(
-                f"dataflow_ids: unknown key(s) {', '.join(unknown)}; use {', '.join(DATAFLOW_KEYS)}"
-            )
-        checked = {k: check_entity_id(v, f"dataflow_ids.{k}") for k, v in ids.items() if v}
+        checked = check_dataflow_ids(ids)
         return DeletePlan(
             flows=[checked["flow_id"]] if "flow_id" in checked else [],
             sources=[checked["source_connection_id"]] if "source_connection_id" in checked else [],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice import entities
@@ -10,7 +10,7 @@ from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.models import EntityKind
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 from airflow_flowservice.operators.entities import push_ref
-from airflow_flowservice.params import check_entity_id, parse_kind
+from airflow_flowservice.params import check_dataflow_ids, check_entity_id, parse_kind
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,6 +26,12 @@ class FlowServicePublishOperator(FlowServiceBaseOperator):
     already published is skipped, so a re-run after a partial failure finishes the job; a published
     flow costs one read (its dependencies must be published already).
 
+    Given ``dataflow_ids`` (the output of
+    :class:`~airflow_flowservice.operators.FlowServiceCreateDataflowOperator`), the order is known
+    and nothing is read: each part is published with one call (4 for a dataflow). A part the service
+    refuses to publish is read back and skipped if it is already published; otherwise the task fails
+    naming the parts published before it.
+
     Returns ``{"id", "etag", "published": [ids in order], "already_published": [ids]}`` and pushes
     XCom ``id`` and ``etag`` of the entity itself.
 
@@ -33,9 +39,12 @@ class FlowServicePublishOperator(FlowServiceBaseOperator):
     :param entity_id: instead of ``flow_id``: any entity id (templated), with ``kind``.
     :param kind: the kind of ``entity_id``: ``flows``, ``connections`` (base),
         ``sourceConnections`` or ``targetConnections`` (templated). Default ``flows``.
+    :param dataflow_ids: instead of ``flow_id``: ``{"base_connection_id", "source_connection_id",
+        "target_connection_id", "flow_id"}`` (``None`` values skipped) (templated), e.g.
+        ``create_dataflow.output``.
     """
 
-    template_fields: Sequence[str] = ("flow_id", "entity_id", "kind")
+    template_fields: Sequence[str] = ("flow_id", "entity_id", "kind", "dataflow_ids")
 
     def __init__(
         self,
@@ -43,21 +52,32 @@ class FlowServicePublishOperator(FlowServiceBaseOperator):
         flow_id: str | None = None,
         entity_id: str | None = None,
         kind: str = "flows",
+        dataflow_ids: Mapping[str, str | None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.flow_id = flow_id
         self.entity_id = entity_id
         self.kind = kind
+        self.dataflow_ids = dataflow_ids
 
     def execute(self, context: Context) -> dict[str, Any]:
-        if (self.flow_id is None) == (self.entity_id is None):
-            raise FlowServiceConfigError("flow_id: give exactly one of flow_id or entity_id (with kind)")
-        if self.flow_id is not None:
-            kind, entity_id = EntityKind.FLOW, check_entity_id(self.flow_id, "flow_id")
+        given = [name for name in ("flow_id", "entity_id", "dataflow_ids") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise FlowServiceConfigError(
+                "flow_id: give exactly one of flow_id, entity_id (with kind) or dataflow_ids"
+                + (f" (got {' and '.join(given)})" if given else "")
+            )
+        if self.dataflow_ids is not None:
+            ids = check_dataflow_ids(self.dataflow_ids)
+            if not ids:
+                raise FlowServiceConfigError("dataflow_ids: holds no id; pass create_dataflow.output")
+            steps = entities.publish_dataflow(self.hook, ids)
+        elif self.flow_id is not None:
+            steps = entities.publish_in_order(self.hook, EntityKind.FLOW, check_entity_id(self.flow_id, "flow_id"))
         else:
             kind, entity_id = parse_kind(self.kind), check_entity_id(self.entity_id, "entity_id")
-        steps = entities.publish_in_order(self.hook, kind, entity_id)
+            steps = entities.publish_in_order(self.hook, kind, entity_id)
         root = steps[-1]
         push_ref(context, root.id, root.etag)
         return {

@@ -109,14 +109,13 @@ def test_example_dag_creates_drafts_and_publishes_in_dependency_order(
         f"GET /connectionSpecs/{S3}",
         f"GET /connectionSpecs/{DATA_LAKE}",
         "GET /flowSpecs?property=name%3D%3D%22CloudStorageToAEP%22",
-        # create_drafts: if_exists lookup, then create, for each part
+        # create_drafts: an if_exists lookup for the roots (base, target), then the creates; the source
+        # (on the new base) and the flow (on the new connections) cannot exist yet, so are not looked up
         "GET /connections?property=name%3D%3D%22ACME+S3+base+connection%22",
         "POST /connections?mode=draft",
-        "GET /sourceConnections?property=name%3D%3D%22ACME+S3+source+connection%22",
         "POST /sourceConnections?mode=draft",
         "GET /targetConnections?property=name%3D%3D%22ACME+S3+target+connection%22",
         "POST /targetConnections?mode=draft",
-        "GET /flows?property=name%3D%3D%22ACME+S3+dataflow%22",
         "POST /flows?mode=draft",
         # inspect (the example's own reads)
         "GET /connections/{B}",
@@ -240,3 +239,88 @@ def test_update_with_a_stale_etag_gets_412_and_reports_the_change(
     *cause, reported = failures(capsys)
     assert reported.startswith(expected), f"\n{reported}\n{expected}"
     assert cause and "does not match the current version" in cause[-1]
+
+
+# -- publish a whole dataflow from its ids: one call per part ------------------------------------------------
+
+CHAIN_DAG = f"""
+import pendulum
+from airflow.sdk import DAG
+from airflow_flowservice.operators import FlowServiceCreateDataflowOperator, FlowServicePublishOperator
+
+with DAG("chain_dag", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
+    create = FlowServiceCreateDataflowOperator(
+        task_id="create",
+        draft=True,
+        config={{
+            "base_connection": {{"name": "Chain base", "connection_spec_id": "{S3}", "auth_spec_name": "Assume Role",
+                                 "auth_params": {{"roleArn": "arn:aws:iam::123456789012:role/aep"}}}},
+            "source_connection": {{"name": "Chain source", "connection_spec_id": "{S3}",
+                                   "data": {{"format": "delimited"}},
+                                   "params": {{"path": "/b/a.csv", "type": "file"}}}},
+            "target_connection": {{"name": "Chain target", "connection_spec_id": "{DATA_LAKE}",
+                                   "params": {{"dataSetId": "5ef3e324052581191aa6a466"}}}},
+            "flow": {{"name": "Chain flow", "flow_spec_name": "CloudStorageToAEP",
+                      "schedule_params": {{"start_time": 1704067200, "frequency": "once"}}}},
+        }},
+    )
+    publish = FlowServicePublishOperator(task_id="publish", dataflow_ids=create.output)
+    create >> publish
+"""
+
+
+def test_publishing_a_new_dataflow_from_its_ids_costs_one_call_per_part(
+    load_dag: Callable[..., Any], emulator: FlowServiceEmulator
+) -> None:
+    dagrun = run(load_dag("chain_dag", source=CHAIN_DAG))
+    assert states(dagrun) == {"create": "success", "publish": "success"}
+    base, source, target, flow = (entities_of(kind)[0] for kind in KINDS)
+    lines = log_lines(emulator)[:-4]  # the last 4 lines are the reads of entities_of() above
+    for letter, entity_id in {"B": base.id, "S": source.id, "T": target.id, "F": flow.id}.items():
+        lines = [line.replace(entity_id, f"{{{letter}}}") for line in lines]
+    assert lines == [
+        "POST /ims/token/v3",
+        f"GET /connectionSpecs/{S3}",
+        f"GET /connectionSpecs/{DATA_LAKE}",
+        "GET /flowSpecs?property=name%3D%3D%22CloudStorageToAEP%22",
+        "GET /connections?property=name%3D%3D%22Chain+base%22",
+        "POST /connections?mode=draft",
+        "POST /sourceConnections?mode=draft",
+        "GET /targetConnections?property=name%3D%3D%22Chain+target%22",
+        "POST /targetConnections?mode=draft",
+        "POST /flows?mode=draft",
+        "POST /connections/{B}/action?op=publish",
+        "POST /sourceConnections/{S}/action?op=publish",
+        "POST /targetConnections/{T}/action?op=publish",
+        "POST /flows/{F}/action?op=publish",
+    ]
+    assert [e.state for e in (base, source, target, flow)] == ["enabled"] * 4
+    published = dagrun.get_task_instance("publish").xcom_pull(task_ids="publish")
+    assert published["published"] == [base.id, source.id, target.id, flow.id]
+
+
+def test_a_refused_publish_is_read_back_skipped_if_published_and_reported_if_still_a_draft(
+    load_dag: Callable[..., Any], emulator: FlowServiceEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dag = load_dag("chain_dag", source=CHAIN_DAG)
+    # First run: the target connection's publish is refused while it is still a draft.
+    emulator.faults.add(method="POST", path="/targetConnections/*/action", kind="status", status=400, times=1)
+    first = run(dag, day=1)
+    assert states(first) == {"create": "success", "publish": "failed"}
+    base, source, target, flow = (entities_of(kind)[0] for kind in KINDS)
+    assert [e.state for e in (base, source, target, flow)] == ["enabled", "enabled", "draft", "draft"]
+    *_cause, reported = [line for line in failures(capsys) if line.startswith("FlowServiceBadRequestError")]
+    assert reported.startswith(f"FlowServiceBadRequestError: POST /targetConnections/{target.id}/action HTTP 400")
+    assert f"(published before it: {base.id}, {source.id}) (request id " in reported, reported
+
+    # Second run: the base connection's publish is refused, but it is published: read back and skipped.
+    emulator.faults.add(method="POST", path="/connections/*/action", kind="status", status=400, times=1)
+    emulator.requests.clear()
+    second = run(dag, day=2)
+    assert states(second) == {"create": "success", "publish": "success"}
+    assert {kind: len(entities_of(kind)) for kind in KINDS} == dict.fromkeys(KINDS, 1)
+    assert [e.state for e in (entities_of(kind)[0] for kind in KINDS)] == ["enabled"] * 4
+    published = second.get_task_instance("publish").xcom_pull(task_ids="publish")
+    assert published["already_published"] == [base.id]
+    assert published["published"] == [source.id, target.id, flow.id]
+    assert f"GET /connections/{base.id}" in log_lines(emulator)
