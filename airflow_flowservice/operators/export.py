@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from airflow_flowservice import entities
 from airflow_flowservice.exceptions import FlowServiceConfigError
+from airflow_flowservice.lineage import NEEDS_BASE_AUTH, export_lineage, openlineage_available, to_operator_lineage
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 from airflow_flowservice.operators.dataflow import FlowServiceCreateDataflowOperator
 from airflow_flowservice.params import config_error
@@ -23,6 +25,7 @@ from airflow_flowservice.specs import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 
@@ -245,3 +248,25 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
             schedule.start_time,
         )
         return super().execute(context)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
+        """
+        OpenLineage inputs (the exported AEP datasets) and output (the destination location).
+
+        ``None`` without the OpenLineage provider. Built from the task's own arguments: no API call.
+        For SFTP, Azure Blob and ADLS Gen2 the host or storage account is read from
+        ``destination_conn_id`` (an Airflow connection, not the API). See ``docs/lineage.md``.
+        """
+        if not openlineage_available():
+            return None
+        dest, target, _, datasets = self._validated()
+        method = dest.auth_method(self.auth_spec_name)
+        auth: dict[str, Any] = {}
+        if method is not None and dest.key in NEEDS_BASE_AUTH and self.destination_conn_id:
+            auth = entities.auth_params_from_connection(self.hook, self.destination_conn_id, method.params_from)
+        creds = self.hook.credentials
+        return to_operator_lineage(
+            export_lineage(
+                dest, target.to_params(), [d["dataSetId"] for d in datasets], auth, creds.org_id, creds.sandbox
+            )
+        )

@@ -6,13 +6,21 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import conf
+from airflow.sdk import AssetAlias, conf
 
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
     FlowServiceError,
     FlowServiceRunFailedError,
     FlowServiceTimeoutError,
+)
+from airflow_flowservice.lineage import (
+    aep_namespace,
+    emit_assets,
+    flow_lineage,
+    openlineage_available,
+    task_xcom,
+    to_operator_lineage,
 )
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
 from airflow_flowservice.models import EntityKind, Run, SourceConnection
@@ -23,6 +31,7 @@ from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 from airflow_flowservice.windows import RunWindow, delta_column_body, resolve_window
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
@@ -47,9 +56,15 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         deferrable: bool = _default_deferrable(),
         max_failed_records: int | None = None,
         max_failed_ratio: float | None = None,
+        asset_alias: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if asset_alias:
+            outlets = kwargs.get("outlets") or []
+            kwargs["outlets"] = [*(outlets if isinstance(outlets, list) else [outlets]), AssetAlias(asset_alias)]
         super().__init__(**kwargs)
+        self.asset_alias = asset_alias
+        self._flow: Flow | None = None
         self.wait_for_completion = wait_for_completion
         self.poll_interval = poll_interval
         self.wait_timeout = timeout
@@ -86,7 +101,51 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         metrics = judge_run(run, self._policy())
         context["ti"].xcom_push(key="metrics", value=metrics)
         self.log.info("%s", format_metrics(metrics))
+        if self.asset_alias:
+            self._emit_assets(context, run, metrics)
         return run.id
+
+    def _lineage_flow(self, flow_id: str) -> Flow:
+        """The flow (read in ``execute`` when this process ran it, else one ``GET /flows/{id}``)."""
+        if self._flow is None or self._flow.id != flow_id:
+            self._flow = self.hook.get_flow(flow_id)
+        return self._flow
+
+    def _lineage_flow_id(self, run_id: str | None) -> str | None:
+        return self.hook.get_run(run_id).flow_id if run_id else None
+
+    def _emit_assets(self, context: Context, run: Run, metrics: dict[str, Any]) -> None:
+        flow_id = run.flow_id or self._lineage_flow_id(run.id)
+        if not flow_id or not self.asset_alias:
+            raise FlowServiceError(f"run {run.id} names no flow: cannot tell which datasets it wrote")
+        outputs = flow_lineage(self.hook, self._lineage_flow(flow_id), inputs=False).outputs
+        extra = {k: metrics.get(k) for k in ("flow_id", "run_id", "window_start", "window_end", "records_written")}
+        uris = emit_assets(context, self.asset_alias, outputs, extra=extra)
+        self.log.info("Asset events (alias %r): %s", self.asset_alias, uris)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
+        """
+        OpenLineage inputs and outputs of the flow this task ran (``None`` without the provider).
+
+        Inputs are what the flow's source connections read, outputs what its target connections
+        write (see ``docs/lineage.md``). Reads: the flow (only when this process did not read it in
+        ``execute``), each source and target connection, and at most one connection spec and one
+        base connection.
+        """
+        if not openlineage_available():
+            return None
+        metrics = task_xcom(task_instance, "metrics") or {}
+        run_id = metrics.get("run_id") or task_xcom(task_instance, "run_id")
+        flow_id = metrics.get("flow_id") or self._lineage_flow_id(run_id)
+        if not flow_id:
+            return None
+        creds = self.hook.credentials
+        return to_operator_lineage(
+            flow_lineage(self.hook, self._lineage_flow(str(flow_id))),
+            metrics=metrics or None,
+            run_id=run_id,
+            run_source=aep_namespace(creds.org_id, creds.sandbox),
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the deferred wait: judge the run the trigger reported on."""
@@ -149,6 +208,9 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
         ``[operators] default_deferrable``.
     :param max_failed_records: fail a successful run with more failed records than this. Default no limit.
     :param max_failed_ratio: fail a successful run whose failed/read ratio exceeds this (0..1). Default no limit.
+    :param asset_alias: on success, add an Airflow Asset event for each dataset the flow writes
+        (``aep://{org}/{sandbox}/{dataset id}``, or the export location) to ``AssetAlias(asset_alias)``,
+        which is added to the task's outlets (see ``docs/lineage.md``). Default ``None`` (no events).
     """
 
     template_fields: Sequence[str] = ("flow_id", "window_start", "window_end", "start_time", "delta_column")
@@ -206,6 +268,9 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
             )
         return delta
 
+    def _lineage_flow_id(self, run_id: str | None) -> str | None:
+        return str(self.flow_id) if self.flow_id else super()._lineage_flow_id(run_id)
+
     def _is_tabular(self, source_id: str) -> bool:
         source = self.hook.get_entity(EntityKind.SOURCE_CONNECTION, source_id)
         assert isinstance(source, SourceConnection)
@@ -219,7 +284,7 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
             start_time = to_epoch_seconds(self.start_time) if self.start_time is not None else int(time.time())
         except ValueError as exc:
             raise FlowServiceConfigError(f"start_time: {exc}") from None
-        flow = self.hook.get_flow(self.flow_id)
+        flow = self._flow = self.hook.get_flow(self.flow_id)
         to_send = self._check_flow(flow, window, delta)
         self.log.info("Flow %s: run for window %s", self.flow_id, window.describe())
         run_id, adopted = self.hook.create_run(
@@ -252,6 +317,7 @@ class FlowServiceRetriggerRunOperator(_RunWaitMixin):
     :param deferrable: wait in the triggerer. Default ``[operators] default_deferrable``.
     :param max_failed_records: see :class:`FlowServiceTriggerRunOperator`.
     :param max_failed_ratio: see :class:`FlowServiceTriggerRunOperator`.
+    :param asset_alias: see :class:`FlowServiceTriggerRunOperator`.
     """
 
     template_fields: Sequence[str] = ("run_id",)

@@ -1,0 +1,128 @@
+"""Lineage through real DAG runs (``dag.test()``): OpenLineage facets on finished tasks, and Asset events."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pendulum
+import pytest
+
+from airflow_flowservice.hooks.flowservice import FlowServiceHook
+from tests.integration.flows import make_table_flow
+
+pytestmark = pytest.mark.integration
+
+DATASET = "6155e3a9bd13651949515f14"  # what make_table_flow's target connection writes
+
+DAG_SOURCE = """
+import pendulum
+from airflow.sdk import DAG
+from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow_flowservice.operators import FlowServiceTriggerRunOperator
+
+with DAG(
+    "{dag_id}",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+):
+    FlowServiceTriggerRunOperator(
+        task_id="ingest",
+        flow_id="{flow_id}",
+        delta_column="updated_at",
+        poll_interval=0.1,
+        deferrable={deferrable},
+        asset_alias="aep_ingest",
+    )
+"""
+
+
+class CaptureLineage:
+    """A task listener doing what the OpenLineage listener does on success: ask the task for its lineage."""
+
+    def __init__(self) -> None:
+        self.lineage: dict[str, Any] = {}
+
+    from airflow.listeners import hookimpl
+
+    @hookimpl
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        task = task_instance.task
+        self.lineage[task_instance.task_id] = task.get_openlineage_facets_on_complete(task_instance)
+
+
+@pytest.fixture
+def capture() -> Iterator[CaptureLineage]:
+    from airflow.sdk.listener import get_listener_manager
+
+    listener = CaptureLineage()
+    manager = get_listener_manager()
+    manager.add_listener(listener)
+    yield listener
+    manager.pm.unregister(listener)
+
+
+def asset_events(uri: str) -> list[dict[str, Any]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        return [dict(e.extra or {}) for e in rows.filter(AssetModel.uri == uri).all()]
+
+
+def run_dag(load_dag: Any, dag_id: str, flow_id: str, deferrable: bool = False) -> Any:
+    dag = load_dag(dag_id, source=DAG_SOURCE.format(dag_id=dag_id, flow_id=flow_id, deferrable=deferrable))
+    dag_run = dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC"))
+    assert dag_run.state == "success"
+    return dag, dag_run
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_ingest_dag_reports_lineage_and_emits_the_dataset_asset(
+    deferrable: bool, flowservice_emulator: Any, load_dag: Any, capture: CaptureLineage
+) -> None:
+    hook = FlowServiceHook()
+    flow_id = make_table_flow(hook)
+    namespace = f"aep://{hook.credentials.org_id}/{hook.credentials.sandbox}"
+    dag_id = f"lineage_ingest_{int(deferrable)}"
+    dag, dag_run = run_dag(load_dag, dag_id, flow_id, deferrable)
+
+    # 1. What the OpenLineage listener gets, in the task's own process.
+    seen = capture.lineage["ingest"]
+    assert [(d.namespace, d.name) for d in seen.inputs] == [("aep-source://google-big-query", "sales.orders")]
+    assert [(d.namespace, d.name) for d in seen.outputs] == [(namespace, DATASET)]
+    assert seen.outputs[0].outputFacets["outputStatistics"].rowCount is not None
+
+    # 2. The method called later on the finished task instance (from the metadata DB).
+    ti = dag_run.get_task_instance("ingest")
+    ti.task = dag.get_task("ingest")
+    later = ti.task.get_openlineage_facets_on_complete(ti)
+    assert [(d.namespace, d.name) for d in later.outputs] == [(namespace, DATASET)]
+    assert later.run_facets["externalQuery"].externalQueryId == seen.run_facets["externalQuery"].externalQueryId
+
+    # 3. The Asset event, recorded through the task's AssetAlias outlet.
+    # (the session's DB holds other tests' events for the same dataset: keep this flow's)
+    events = [e for e in asset_events(f"{namespace}/{DATASET}") if e["flow_id"] == flow_id]
+    assert len(events) == 1
+    assert events[0]["run_id"] == later.run_facets["externalQuery"].externalQueryId
+
+
+def test_without_the_provider_the_dag_runs_and_lineage_is_none(
+    flowservice_emulator: Any, load_dag: Any, capture: CaptureLineage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(sys.modules):
+        if name.startswith(("airflow.providers.openlineage.extractors", "openlineage")):
+            monkeypatch.delitem(sys.modules, name)
+    for name in ("airflow.providers.openlineage.extractors", "openlineage"):
+        monkeypatch.setitem(sys.modules, name, None)
+    hook = FlowServiceHook()
+    flow_id = make_table_flow(hook)
+    _, dag_run = run_dag(load_dag, "lineage_absent", flow_id)
+    assert capture.lineage == {"ingest": None}
+    # Assets need only Airflow: the event is still emitted.
+    namespace = f"aep://{hook.credentials.org_id}/{hook.credentials.sandbox}"
+    assert [e["flow_id"] for e in asset_events(f"{namespace}/{DATASET}") if e["flow_id"] == flow_id] == [flow_id]
+    assert dag_run.get_task_instance("ingest").state == "success"
