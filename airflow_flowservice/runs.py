@@ -7,10 +7,16 @@ else (scheduled, inProgress, processing, waiting, unknown) means keep waiting (n
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceRunFailedError
+from airflow_flowservice.exceptions import (
+    FlowServiceConfigError,
+    FlowServiceError,
+    FlowServiceRunFailedError,
+    FlowServiceTimeoutError,
+)
 from airflow_flowservice.models import Run
 
 SUCCESS_STATUSES = frozenset({"success", "succeeded"})
@@ -116,3 +122,18 @@ def judge_run(run: Run, policy: RunPolicy) -> dict[str, Any]:
             f"max_failed_ratio={policy.max_failed_ratio}: {errors}"
         )
     return metrics
+
+
+def run_from_event(event: Mapping[str, Any], fetch: Callable[[str], Run]) -> Run:
+    """The finished run a :class:`~airflow_flowservice.triggers.FlowServiceRunTrigger` event reports on.
+
+    ``timeout`` and ``error`` events raise with the trigger's message. A terminal event carries the
+    run document it saw, so resuming costs no call; an event without one (from an older trigger)
+    is answered by ``fetch(run_id)``.
+    """
+    run_id, status = event.get("run_id"), event.get("status")
+    if status in ("timeout", "error") or not run_id:
+        error = FlowServiceTimeoutError if status == "timeout" else FlowServiceError
+        raise error(str(event.get("message") or f"waiting for the run failed: {dict(event)!r}"))
+    document = event.get("run")
+    return Run.model_validate(document) if isinstance(document, Mapping) else fetch(str(run_id))

@@ -26,7 +26,7 @@ from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_
 from airflow_flowservice.models import EntityKind, Run, SourceConnection
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 from airflow_flowservice.params import to_epoch_seconds
-from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_state
+from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_from_event, run_state
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 from airflow_flowservice.windows import RunWindow, delta_column_body, resolve_window
 
@@ -149,13 +149,8 @@ class _RunWaitMixin(FlowServiceBaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the deferred wait: judge the run the trigger reported on."""
-        run_id = event.get("run_id")
-        status = event.get("status")
-        if status in ("timeout", "error") or not run_id:
-            error = FlowServiceTimeoutError if status == "timeout" else FlowServiceError
-            raise error(str(event.get("message") or f"waiting for the run failed: {event!r}"))
-        run = self.hook.get_run(str(run_id))
-        if status == "failed" and run_state(run.status) != "failed":
+        run = run_from_event(event, self.hook.get_run)
+        if event.get("status") == "failed" and run_state(run.status) != "failed":
             raise FlowServiceRunFailedError(str(event.get("message")))
         return self._finish(context, run)
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, conf
 
 from airflow_flowservice import DEFAULT_CONN_ID
-from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceError, FlowServiceTimeoutError
+from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
 from airflow_flowservice.models import Run
 from airflow_flowservice.params import to_epoch_seconds
-from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_state
+from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_from_event, run_state
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 from airflow_flowservice.windows import resolve_window
 
@@ -161,10 +161,6 @@ class FlowServiceRunSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the deferred wait and judge the run."""
-        status, run_id = event.get("status"), event.get("run_id")
-        if status in ("timeout", "error") or not run_id:
-            error = FlowServiceTimeoutError if status == "timeout" else FlowServiceError
-            raise error(str(event.get("message") or f"waiting for the run failed: {event!r}"))
-        run = self.hook.get_run(str(run_id))
+        run = run_from_event(event, self.hook.get_run)
         self._announce(context, run)
         return self._judge(context, run)

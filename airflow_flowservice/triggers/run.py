@@ -16,6 +16,7 @@ from airflow_flowservice.exceptions import (
     FlowServiceTransportError,
 )
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
+from airflow_flowservice.models import Run
 from airflow_flowservice.runs import run_state
 
 # Errors worth polling through (the client already retried them); anything else ends the wait.
@@ -29,7 +30,8 @@ class FlowServiceRunTrigger(BaseTrigger):
     Polls ``GET /runs/{run_id}`` on the triggerer's event loop (one shared async client and token per
     loop) and yields exactly one event: ``{"status": "success"|"failed"|"timeout"|"error", "run_id",
     "run_status", "message"}``. Give ``run_id``, or ``flow_id`` and ``created_after_ms`` to wait for
-    the first run of a flow created at or after that time (a scheduled export run). The deadline is
+    the first run of a flow created at or after that time (a scheduled export run). A ``success``
+    or ``failed`` event also carries ``run``, the run document it saw, so resuming needs no call. The deadline is
     the absolute ``end_time``, so a triggerer restart (which re-creates the trigger from
     :meth:`serialize`) keeps the original timeout.
 
@@ -74,8 +76,16 @@ class FlowServiceRunTrigger(BaseTrigger):
             },
         )
 
-    def _event(self, status: str, message: str, run_status: str | None = None) -> TriggerEvent:
-        return TriggerEvent({"status": status, "run_id": self.run_id, "run_status": run_status, "message": message})  # type: ignore[no-untyped-call]
+    def _event(self, status: str, message: str, run_status: str | None = None, run: Run | None = None) -> TriggerEvent:
+        payload: dict[str, Any] = {
+            "status": status,
+            "run_id": self.run_id,
+            "run_status": run_status,
+            "message": message,
+        }
+        if run is not None:  # the finished run, so that resuming the task needs no GET
+            payload["run"] = run.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id)
@@ -95,7 +105,7 @@ class FlowServiceRunTrigger(BaseTrigger):
                         last_status = run.status
                     state = run_state(run.status)
                     if state != "running":
-                        yield self._event(state, f"run {self.run_id} finished: {run.status}", run.status)
+                        yield self._event(state, f"run {self.run_id} finished: {run.status}", run.status, run)
                         return
             except _TRANSIENT as exc:
                 self.log.warning("Polling run %s failed (%s); polling again", self.run_id, exc)

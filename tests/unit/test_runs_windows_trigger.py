@@ -135,9 +135,17 @@ def test_trigger_yields_one_success_event(flowservice_emulator: Any) -> None:
     run_id = _started_run(flowservice_emulator)
     trigger = FlowServiceRunTrigger(run_id=run_id, end_time=time.time() + 30, poll_interval=0.05)
     events = asyncio.run(_events(trigger))
-    assert events == [
-        {"status": "success", "run_id": run_id, "run_status": "success", "message": f"run {run_id} finished: success"}
-    ]
+    (event,) = events
+    document = event.pop("run")  # the finished run, so that execute_complete needs no GET
+    assert event == {
+        "status": "success",
+        "run_id": run_id,
+        "run_status": "success",
+        "message": f"run {run_id} finished: success",
+    }
+    assert document["id"] == run_id
+    assert document["metrics"]["statusSummary"]["status"] == "success"
+    assert FlowServiceHook().get_run(run_id) == Run.model_validate(document)
 
 
 def test_trigger_serializes_and_restores_mid_wait(flowservice_emulator: Any) -> None:
@@ -200,3 +208,25 @@ def test_trigger_waits_for_a_scheduled_run_created_after(flowservice_emulator: A
     (event,) = asyncio.run(_events(trigger))
     assert event["status"] == "success"
     assert event["run_id"]
+
+
+def test_resuming_from_an_event_uses_the_run_it_carries_and_fetches_only_without_one() -> None:
+    from airflow_flowservice.exceptions import FlowServiceError, FlowServiceTimeoutError
+    from airflow_flowservice.runs import run_from_event
+
+    finished = make_run("success")
+    fetched: list[str] = []
+
+    def fetch(run_id: str) -> Run:
+        fetched.append(run_id)
+        return finished
+
+    document = finished.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert run_from_event({"status": "success", "run_id": finished.id, "run": document}, fetch) == finished
+    assert fetched == []
+    assert run_from_event({"status": "success", "run_id": finished.id}, fetch) == finished
+    assert fetched == [finished.id]
+    with pytest.raises(FlowServiceTimeoutError, match=r"^timed out waiting for run r1"):
+        run_from_event({"status": "timeout", "run_id": "r1", "message": "timed out waiting for run r1"}, fetch)
+    with pytest.raises(FlowServiceError, match=r"^waiting for run r1 failed: gone$"):
+        run_from_event({"status": "error", "run_id": "r1", "message": "waiting for run r1 failed: gone"}, fetch)
