@@ -180,7 +180,10 @@ passed under its own name, and the host (when set) as ``host``."""
 
 
 def auth_params_from_connection(
-    hook: FlowServiceHook, conn_id: str, fields: Mapping[str, str] | None = None
+    hook: FlowServiceHook,
+    conn_id: str,
+    fields: Mapping[str, str] | None = None,
+    field: str = "auth_params_from_conn_id",
 ) -> dict[str, Any]:
     """Auth params read from an Airflow connection, so that DAG files hold no secrets.
 
@@ -188,9 +191,10 @@ def auth_params_from_connection(
     :param fields: auth param -> connection field: ``login``, ``password``, ``host``, ``schema``,
         ``port`` or ``extra.<key>``, e.g. ``{"userid": "login", "password": "password",
         "host": "extra.endpoint"}``. Default: :data:`DEFAULT_AUTH_FIELDS` plus every extra key.
+    :param field: the operator argument that named the connection, for error messages.
     Every value but the login and the host is registered with Airflow's secret masker.
     """
-    conn = hook.get_connection(conn_id)
+    conn = hook.defined_connection(conn_id, field)
     extra = conn.extra_dejson
     if fields is None:
         params: dict[str, Any] = {name: getattr(conn, src) for name, src in DEFAULT_AUTH_FIELDS.items()}
@@ -212,7 +216,9 @@ def auth_params_from_connection(
                 )
             if value in (None, ""):
                 raise FlowServiceConfigError(
-                    f"auth_conn_fields: connection {conn_id!r} has no {source} for auth param {name!r}"
+                    f"{field}: connection {conn_id!r} has no {source} for auth param {name!r}; set it on the "
+                    "connection"
+                    + ("" if field == "destination_conn_id" else " or map another field in auth_conn_fields")
                 )
             params[name] = value
     public = {"login", "host"}

@@ -47,10 +47,11 @@ class RunPolicy:
     max_failed_ratio: float | None = None
 
     def __post_init__(self) -> None:
-        if self.max_failed_records is not None and self.max_failed_records < 0:
-            raise FlowServiceConfigError(f"max_failed_records: must be >= 0 (got {self.max_failed_records})")
-        if self.max_failed_ratio is not None and not 0 <= self.max_failed_ratio <= 1:
-            raise FlowServiceConfigError(f"max_failed_ratio: must be between 0 and 1 (got {self.max_failed_ratio})")
+        records, ratio = self.max_failed_records, self.max_failed_ratio
+        if records is not None and (not isinstance(records, int) or isinstance(records, bool) or records < 0):
+            raise FlowServiceConfigError(f"max_failed_records: must be an integer >= 0 (got {records!r})")
+        if ratio is not None and (not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 <= ratio <= 1):
+            raise FlowServiceConfigError(f"max_failed_ratio: must be a number between 0 and 1 (got {ratio!r})")
 
 
 def _count(value: int | None) -> int | None:

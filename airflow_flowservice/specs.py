@@ -305,7 +305,9 @@ class ExportSchedule(BaseModel):
     @field_validator("interval")
     @classmethod
     def _interval(cls, value: int, info: ValidationInfo) -> int:
-        unit = info.data.get("time_unit", "hour")
+        if "time_unit" not in info.data:  # time_unit itself was refused: its error says it all
+            return value
+        unit = info.data["time_unit"]
         if unit == "hour" and value not in EXPORT_HOUR_INTERVALS:
             allowed = ", ".join(str(i) for i in EXPORT_HOUR_INTERVALS)
             raise ValueError(f"{value} is not an export interval; with time_unit 'hour' use one of {allowed}")

@@ -95,6 +95,8 @@ def delta_column_body(delta_column: Any) -> dict[str, str] | None:
     if delta_column is None or delta_column == "":
         return None
     if isinstance(delta_column, str):
+        if not delta_column.strip():
+            raise FlowServiceConfigError(f"delta_column: must be a column name or a dict (got {delta_column!r})")
         return {"name": delta_column.strip()}
     if isinstance(delta_column, Mapping):
         unknown = sorted(set(delta_column) - {"name", "dateFormat", "timezone"})

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+# airflow.exceptions re-exports it (Airflow 3.0 to 3.3) without declaring it in __all__.
+from airflow.exceptions import AirflowNotFoundException  # type: ignore[attr-defined]
 from airflow.sdk import BaseHook
 
 from airflow_flowservice import CONN_TYPE, DEFAULT_CONN_ID
@@ -143,7 +145,17 @@ class FlowServiceHook(BaseHook):
     @cached_property
     def credentials(self) -> FlowServiceCredentials:
         """Credentials read from the Airflow connection (checked, never logged)."""
-        return credentials_from_connection(self.get_connection(self.flowservice_conn_id))
+        conn = self.defined_connection(self.flowservice_conn_id, "flowservice_conn_id", f"connection type {CONN_TYPE}")
+        return credentials_from_connection(conn)
+
+    def defined_connection(self, conn_id: str, field: str, what: str = "any connection type") -> Any:
+        """``get_connection(conn_id)``; an undefined one is a config error naming ``field`` and the fix."""
+        try:
+            return self.get_connection(conn_id)
+        except AirflowNotFoundException:
+            raise FlowServiceConfigError(
+                f"{field}: connection {conn_id!r} is not defined; create it ({what}) or pass the id of an existing one"
+            ) from None
 
     def get_conn(self) -> FlowServiceClient:
         """The synchronous client of this hook (created once)."""

@@ -91,7 +91,10 @@ def _dataset_refs(dataset_ids: Any) -> list[dict[str, str]]:
         else:
             ref = {"dataSetId": str(item).strip()}
         if not ref["dataSetId"]:
-            raise FlowServiceConfigError(f"dataset_ids: {item!r} has no dataset id")
+            raise FlowServiceConfigError(
+                f"dataset_ids: {item!r} has no dataset id; give dataset ids, or dicts with 'id' as "
+                "FlowServiceListExportableDatasetsOperator returns"
+            )
         refs.append(ref)
     if not refs:
         raise FlowServiceConfigError(
@@ -204,8 +207,11 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
     def execute(self, context: Context) -> dict[str, str | None]:
         dest, target, schedule, datasets = self._validated()
         method = dest.auth_method(self.auth_spec_name)
-        if method is not None:
+        if method is not None and self.destination_conn_id:
             # Read (and mask) the credentials before any API call, so a missing field fails first.
+            entities.auth_params_from_connection(
+                self.hook, self.destination_conn_id, method.params_from, field="destination_conn_id"
+            )
             self.auth_params_from_conn_id = self.destination_conn_id
             self.auth_conn_fields = dict(method.params_from)
         if self.check_eligible:

@@ -25,7 +25,7 @@ from airflow_flowservice.lineage import (
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
 from airflow_flowservice.models import EntityKind, Run, SourceConnection
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
-from airflow_flowservice.params import to_epoch_seconds
+from airflow_flowservice.params import check_entity_id, to_epoch_seconds
 from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_from_event, run_state
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 from airflow_flowservice.windows import RunWindow, delta_column_body, resolve_window
@@ -279,11 +279,12 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
             start_time = to_epoch_seconds(self.start_time) if self.start_time is not None else int(time.time())
         except ValueError as exc:
             raise FlowServiceConfigError(f"start_time: {exc}") from None
-        flow = self._flow = self.hook.get_flow(self.flow_id)
+        flow_id = check_entity_id(self.flow_id, "flow_id")
+        flow = self._flow = self.hook.get_flow(flow_id)
         to_send = self._check_flow(flow, window, delta)
-        self.log.info("Flow %s: run for window %s", self.flow_id, window.describe())
+        self.log.info("Flow %s: run for window %s", flow_id, window.describe())
         run_id, adopted = self.hook.create_run(
-            self.flow_id, window.start, window.end, start_time=start_time, delta_column=to_send
+            flow_id, window.start, window.end, start_time=start_time, delta_column=to_send
         )
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
         if adopted:
@@ -293,7 +294,7 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
                 self.log.info("Re-triggered the failed run: new run %s", run_id)
         else:
             self.log.info("Started run %s", run_id)
-        self._announce(context, self.flow_id, run_id)
+        self._announce(context, flow_id, run_id)
         return self._wait_and_judge(context, run_id)
 
 

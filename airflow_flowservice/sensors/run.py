@@ -14,7 +14,7 @@ from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
 from airflow_flowservice.models import Run
-from airflow_flowservice.params import to_epoch_seconds
+from airflow_flowservice.params import check_entity_id, to_epoch_seconds
 from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_from_event, run_state
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 from airflow_flowservice.windows import resolve_window
@@ -96,6 +96,10 @@ class FlowServiceRunSensor(BaseSensorOperator):
     def _check_input(self) -> None:
         if bool(self.run_id) == bool(self.flow_id):
             raise FlowServiceConfigError("run_id/flow_id: give exactly one (flow_id finds the run of a window)")
+        if self.run_id:
+            self.run_id = check_entity_id(self.run_id, "run_id")
+        else:
+            self.flow_id = check_entity_id(self.flow_id, "flow_id")
         self._policy()
 
     def _find_run(self, context: Context) -> Run | None:

@@ -138,7 +138,8 @@ BAD_EXPORTS: list[tuple[dict[str, Any], str]] = [
     ),
     (
         {"destination_conn_id": "creds_no_login"},
-        "auth_conn_fields: connection 'creds_no_login' has no login for auth param 's3AccessKey'",
+        "destination_conn_id: connection 'creds_no_login' has no login for auth param 's3AccessKey'; set it on the "
+        "connection",
     ),
     (
         {"dataset_ids": ["000000000000000000000000"]},

@@ -201,7 +201,7 @@ REJECTIONS = [
     ({"window_start": JAN1 * 1000, "window_end": JAN1 * 1000 + 1}, (None, None), "looks like milliseconds"),
     ({}, (None, None), "this DAG run has no data interval"),
     ({"delta_column": {"name": "x", "bogus": 1}}, (JAN1, JAN1 + DAY), "delta_column: must be a column name or"),
-    ({"max_failed_ratio": 2}, (JAN1, JAN1 + DAY), "max_failed_ratio: must be between 0 and 1 (got 2)"),
+    ({"max_failed_ratio": 2}, (JAN1, JAN1 + DAY), "max_failed_ratio: must be a number between 0 and 1 (got 2)"),
 ]
 
 

@@ -39,6 +39,7 @@ class TokenAuthority:
         self.clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[str, IssuedToken] = {}
+        self._issued: list[str] = []  # every token ever issued, expired ones included
 
     def issue(self, form: dict[str, str]) -> dict[str, object]:
         """Check the ``client_credentials`` form and return the IMS token response."""
@@ -73,7 +74,13 @@ class TokenAuthority:
         token = f"{_b64(header)}.{_b64(payload)}.{secrets.token_urlsafe(32)}"
         with self._lock:
             self._tokens[token] = IssuedToken(token, client_id, now, self.ttl)
+            self._issued.append(token)
         return {"access_token": token, "token_type": "bearer", "expires_in": int(self.ttl)}
+
+    def issued(self) -> list[str]:
+        """Every token issued so far, in order (expired and invalidated ones included)."""
+        with self._lock:
+            return list(self._issued)
 
     def expire_all(self) -> None:
         """Invalidate every token issued so far."""

@@ -186,6 +186,10 @@ class FlowServiceEmulator:
         """Logged requests, optionally filtered by method and path prefix (``/runs``, ``/flows``)."""
         return self.requests.filter(method, path_prefix)
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued so far, expired ones included (e.g. to prove no output shows one)."""
+        return self.auth.issued()
+
     def expire_tokens(self) -> None:
         """Invalidate every token issued so far (next API call: 401 ``401013``)."""
         self.auth.expire_all()
