@@ -409,3 +409,14 @@ def test_secrets_never_in_logs_or_errors(
     text = caplog.text + str(info.value) + repr(info.value) + repr(CREDS)
     assert "tok-1" not in text
     assert CREDS.client_secret not in text
+
+
+def test_every_client_shares_one_tls_context() -> None:
+    """Building a TLS context loads the CA bundle (~15-30 ms): the process builds it once, not per hook."""
+    from airflow_flowservice.auth import FlowServiceCredentials
+    from airflow_flowservice.client import ssl_context
+
+    creds = FlowServiceCredentials("id", "secret", "ORG@AdobeOrg", "dev")
+    pools = [FlowServiceClient(creds)._http._transport, AsyncFlowServiceClient(creds)._http._transport]
+    assert all(isinstance(t, (httpx.HTTPTransport, httpx.AsyncHTTPTransport)) for t in pools)
+    assert [t._pool._ssl_context for t in pools] == [ssl_context(), ssl_context()]
