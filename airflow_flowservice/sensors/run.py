@@ -35,6 +35,8 @@ class FlowServiceRunSensor(BaseSensorOperator):
     and the return value is the run id.
 
     Works in ``poke`` and ``reschedule`` mode, or deferred (``deferrable=True``) in the triggerer.
+    Once a run is found by flow and window (or ``created_after``), it is polled by id, so a run that
+    disappears fails the task naming it (in ``reschedule`` mode each poke finds it again by window).
 
     :param run_id: the run to wait for (templated).
     :param flow_id: the flow whose run to wait for (templated).
@@ -77,6 +79,7 @@ class FlowServiceRunSensor(BaseSensorOperator):
         self.max_failed_ratio = max_failed_ratio
         self.flowservice_conn_id = flowservice_conn_id
         self.deferrable = deferrable
+        self._found_run_id: str | None = None  # the run found by flow + window/time, polled by id from then on
 
     @property
     def hook(self) -> FlowServiceHook:
@@ -105,6 +108,8 @@ class FlowServiceRunSensor(BaseSensorOperator):
     def _find_run(self, context: Context) -> Run | None:
         if self.run_id:
             return self.hook.get_run(self.run_id)
+        if self._found_run_id:  # a run that disappears now is an error (404 naming it), not "no run yet"
+            return self.hook.get_run(self._found_run_id)
         assert self.flow_id
         if self.created_after is not None:
             return self.hook.find_run_created_after(self.flow_id, self._created_after_ms())
@@ -124,6 +129,9 @@ class FlowServiceRunSensor(BaseSensorOperator):
         if run is None:
             self.log.info("No run of flow %s yet", self.flow_id)
             return False
+        if self._found_run_id is None and not self.run_id:
+            self._found_run_id = run.id
+            self._announce(context, run)
         self.log.info("Run %s status: %s", run.id, run.status or "unknown")
         if run_state(run.status) == "running":
             return False

@@ -243,12 +243,6 @@ def test_sensor_reports_a_run_lost_in_an_emulator_restart(manual_emulator: Manua
     assert "metrics" not in context["ti"].pushed  # nothing was judged a success
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FlowServiceRunSensor with flow_id + window (poke/reschedule) forgets the run it found: once the run "
-    "is gone, find_run_for_window returns None and poke() logs 'No run of flow ... yet' and returns False, so "
-    "the wait only ends at the sensor timeout, with no word of the lost run",
-)
 def test_window_sensor_reports_a_run_lost_in_an_emulator_restart(manual_emulator: ManualEmulator) -> None:
     emu = manual_emulator.emu
     hook = FlowServiceHook()
