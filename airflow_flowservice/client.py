@@ -285,6 +285,10 @@ def _log_retry(req: ApiRequest) -> Callable[[tenacity.RetryCallState], None]:
     return before_sleep
 
 
+# Requests one async client sends at once (its pool holds 100 connections; see AsyncFlowServiceClient).
+MAX_IN_FLIGHT = 20
+
+
 @functools.cache
 def ssl_context() -> ssl.SSLContext:
     """httpx's default TLS context, built once per process and shared by every client.
@@ -450,7 +454,10 @@ class FlowServiceClient(_ClientBase):
 
 
 class AsyncFlowServiceClient(_ClientBase):
-    """Asyncio twin of :class:`FlowServiceClient` (used by triggers); same parameters."""
+    """Asyncio twin of :class:`FlowServiceClient` (used by triggers); same parameters, plus:
+
+    :param max_in_flight: requests sent at once; the others wait their turn. Default 20.
+    """
 
     def __init__(
         self,
@@ -462,10 +469,14 @@ class AsyncFlowServiceClient(_ClientBase):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         token_cache: TokenCache | None = None,
         on_new_token: Callable[[str], Any] | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         super().__init__(credentials, retry_policy=retry_policy, token_cache=token_cache, on_new_token=on_new_token)
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, verify=ssl_context())
         self._sleep = sleep
+        # Thousands of triggers share this client: queueing them here, not in httpcore's pool (whose
+        # bookkeeping grows with queued requests x connections), keeps the event loop responsive.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -483,7 +494,8 @@ class AsyncFlowServiceClient(_ClientBase):
 
     async def _transmit(self, request: httpx.Request, req: ApiRequest) -> httpx.Response:
         try:
-            return await self._http.send(request)
+            async with self._in_flight:
+                return await self._http.send(request)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, req) from None
 

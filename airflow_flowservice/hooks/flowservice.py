@@ -110,6 +110,11 @@ def credentials_from_connection(conn: Connection) -> FlowServiceCredentials:
     )
 
 
+# Runs per page when listing a flow's runs: the documented maximum (notes: page size), so a backfill's
+# adoption look-ups read as few pages as possible.
+RUNS_PAGE = "100"
+
+
 class FlowServiceHook(BaseHook):
     """
     Interact with the Adobe Experience Platform Flow Service API.
@@ -266,10 +271,15 @@ class FlowServiceHook(BaseHook):
         """``GET /runs/{id}``."""
         return self._get_one(f"/runs/{run_id}", Run, "run", run_id)
 
+    def iter_runs(self, flow_id: str, filters: Sequence[str] = ()) -> Iterator[Run]:
+        """The runs of a flow, newest first as the service orders them, read page by page as consumed."""
+        params = [("property", f"flowId=={flow_id}"), *(("property", f) for f in filters), ("limit", RUNS_PAGE)]
+        for item in self.client.iter_items("/runs", params):
+            yield Run.model_validate(item)
+
     def list_runs(self, flow_id: str, filters: Sequence[str] = ()) -> list[Run]:
         """Every run of a flow (newest first as the service orders them), with extra filters."""
-        params = [("property", f"flowId=={flow_id}"), *(("property", f) for f in filters)]
-        return [Run.model_validate(item) for item in self.client.iter_items("/runs", params)]
+        return list(self.iter_runs(flow_id, filters))
 
     async def aget_run(self, run_id: str) -> Run:
         """Async ``GET /runs/{id}`` on the shared per-loop client."""
@@ -334,8 +344,11 @@ class FlowServiceHook(BaseHook):
     # -- runs (issue 6) ----------------------------------------------------------------------
 
     def find_run_for_window(self, flow_id: str, window_start: int, window_end: int) -> Run | None:
-        """The run of ``flow_id`` created for exactly this window (newest if several), or ``None``."""
-        for run in self.list_runs(flow_id):
+        """The run of ``flow_id`` created for exactly this window (newest if several), or ``None``.
+
+        Pages are read only until it is found: a retried task finds its recent run on the first page.
+        """
+        for run in self.iter_runs(flow_id):
             if run.window() == (window_start, window_end):
                 return run
         return None
@@ -413,7 +426,11 @@ class FlowServiceHook(BaseHook):
     async def afind_run_created_after(self, flow_id: str, created_after_ms: int) -> Run | None:
         """Async :meth:`find_run_created_after` (deferred waits for a scheduled run)."""
         client = await self.get_async_client()
-        params = [("property", f"flowId=={flow_id}"), ("property", f"createdAt>={created_after_ms}")]
+        params = [
+            ("property", f"flowId=={flow_id}"),
+            ("property", f"createdAt>={created_after_ms}"),
+            ("limit", RUNS_PAGE),
+        ]
         runs = [Run.model_validate(item) async for item in client.iter_items("/runs", params)]
         candidates = [r for r in runs if (r.created_at or 0) >= created_after_ms]
         return min(candidates, key=lambda r: r.created_at or 0) if candidates else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,7 +41,7 @@ class FlowServiceRunTrigger(BaseTrigger):
     :param run_id: the run to wait for.
     :param flow_id: with ``created_after_ms``, wait for the flow's first run created at or after it.
     :param created_after_ms: epoch milliseconds (see ``flow_id``).
-    :param poll_interval: seconds between polls. Default 30.
+    :param poll_interval: seconds between polls (each pause varies by up to 10%). Default 30.
     """
 
     def __init__(
@@ -116,4 +117,6 @@ class FlowServiceRunTrigger(BaseTrigger):
                 what = f"run {self.run_id}" if self.run_id else f"a run of flow {self.flow_id}"
                 yield self._event("timeout", f"timed out waiting for {what} (last status {last_status})", last_status)
                 return
-            await asyncio.sleep(min(self.poll_interval, max(0.0, self.end_time - time.time())))
+            # +-10% jitter, so thousands of waits started together do not poll in lockstep.
+            pause = self.poll_interval * random.uniform(0.9, 1.1)
+            await asyncio.sleep(min(pause, max(0.0, self.end_time - time.time())))
