@@ -17,7 +17,8 @@ from pydantic.alias_generators import to_camel
 class ApiModel(BaseModel):
     """Base of every API model: camelCase aliases, unknown fields kept, populate by name too."""
 
-    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
+    # defer_build: schemas are built on first use, not at import (DAG files parse faster).
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True, defer_build=True)
 
 
 class SpecRef(ApiModel):

@@ -256,7 +256,7 @@ def _bool_text(value: Any) -> Any:
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", loc_by_alias=False)
+    model_config = ConfigDict(extra="forbid", loc_by_alias=False, defer_build=True)
 
 
 # -- schedule ---------------------------------------------------------------------------------------
@@ -272,7 +272,9 @@ class ScheduleParamsInput(_Input):
     least 15 for ``minute``.
     """
 
-    model_config = ConfigDict(extra="forbid", loc_by_alias=False, alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", loc_by_alias=False, alias_generator=to_camel, populate_by_name=True, defer_build=True
+    )
 
     start_time: Annotated[int, BeforeValidator(to_epoch_seconds)]
     frequency: str

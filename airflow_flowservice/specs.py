@@ -62,7 +62,7 @@ def check_folder_path(value: str, *, field_name: str, absolute: bool = False) ->
 class ExportTargetParams(BaseModel):
     """What every export target connection takes: a folder, a file type and a compression."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     path: str = Field(description="Folder inside the bucket/container, e.g. 'exports/aep'.")
     file_type: ExportFileType = ExportFileType.JSON
@@ -289,7 +289,7 @@ class ExportSchedule(BaseModel):
     from ``start_time`` (epoch seconds, an aware datetime or an ISO 8601 string).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     time_unit: Literal["hour", "day"] = "hour"
     interval: int = 3
