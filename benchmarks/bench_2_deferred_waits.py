@@ -153,9 +153,10 @@ async def trigger_phase(run_ids: list[str], poll: float, end_time: float) -> tup
 async def create_runs(n: int, first_finish: float, span: float, label: str) -> tuple[list[str], dict[str, int]]:
     """N runs over ``ceil(n / 100)`` flows, the i-th finishing near ``first_finish + i * span / n``."""
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
+    from airflow_flowservice.testing.flows import create_table_flow
 
     hook = FlowServiceHook()
-    flows = [c.create_table_flow(hook, f"bench2-{label}-{k}") for k in range(math.ceil(n / RUNS_PER_FLOW))]
+    flows = [create_table_flow(hook, name=f"bench2-{label}-{k}") for k in range(math.ceil(n / RUNS_PER_FLOW))]
     client = await hook.get_async_client()
     sem = asyncio.Semaphore(16)
     start_times: dict[str, int] = {}

@@ -86,11 +86,12 @@ def backfill(emu: c.EmulatorProcess, sizes: Sizes, latency: float, label: str) -
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
+    from airflow_flowservice.testing.flows import create_table_flow
 
     # execute() is called directly (no Task Runner): silence the guard's per-call warning, as Airflow's tests do.
     ExecutorSafeguard.test_mode = True
     setup = FlowServiceHook()
-    flow_id = c.create_table_flow(setup, f"bench4-{label}")
+    flow_id = create_table_flow(setup, name=f"bench4-{label}")
     windows = [(FIRST_DAY + i * DAY, FIRST_DAY + (i + 1) * DAY) for i in range(sizes.windows)]
     operators = [
         FlowServiceTriggerRunOperator(

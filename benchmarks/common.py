@@ -17,7 +17,6 @@ prints ONE Markdown section (``## N. Title``) to stdout and its diagnostics to s
 - :func:`summary_marker` (benchmark, target, figure, met) -> an HTML comment ``run_all.py`` reads to build
   the summary table; print one per target inside the section (it is invisible in rendered Markdown).
 - :func:`parse_args` (the ``--quick`` flag), :func:`log` (to stderr).
-- :func:`create_table_flow` (hook, name) -> flow id: a published "once" BigQuery -> data lake flow.
 """
 
 from __future__ import annotations
@@ -358,66 +357,3 @@ def parse_summary_markers(text: str) -> list[dict[str, str]]:
         if line.startswith(SUMMARY_PREFIX) and line.endswith(SUMMARY_SUFFIX):
             found.append(json.loads(line[len(SUMMARY_PREFIX) : -len(SUMMARY_SUFFIX)]))
     return found
-
-
-# ---- Flow Service fixtures --------------------------------------------------------------------
-
-GOOGLE_BIGQUERY_SPEC_ID = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
-DATA_LAKE_TARGET_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-CRM_TO_AEP_FLOW_SPEC_ID = "14518937-270c-4525-bdec-c2ba7cce3860"
-
-
-def create_table_flow(hook: Any, name: str) -> str:
-    """A published one-time ("once") BigQuery (tabular) -> data lake flow, the incremental_ingest shape.
-
-    ``hook`` is a ``FlowServiceHook`` pointing at an emulator. Returns the flow id (4 POSTs).
-    """
-    from airflow_flowservice.models import EntityKind
-
-    base = hook.create_entity(
-        EntityKind.BASE_CONNECTION,
-        {
-            "name": f"{name} account",
-            "auth": {
-                "specName": "Basic Authentication",
-                "params": {"project": "p", "clientId": "c", "clientSecret": "s", "refreshToken": "r"},
-            },
-            "connectionSpec": {"id": GOOGLE_BIGQUERY_SPEC_ID, "version": "1.0"},
-        },
-    )
-    source = hook.create_entity(
-        EntityKind.SOURCE_CONNECTION,
-        {
-            "name": f"{name} source",
-            "baseConnectionId": base.id,
-            "connectionSpec": {"id": GOOGLE_BIGQUERY_SPEC_ID, "version": "1.0"},
-            "data": {"format": "tabular"},
-            "params": {"tableName": "sales.orders"},
-        },
-    )
-    target = hook.create_entity(
-        EntityKind.TARGET_CONNECTION,
-        {
-            "name": f"{name} target",
-            "connectionSpec": {"id": DATA_LAKE_TARGET_SPEC_ID, "version": "1.0"},
-            "data": {
-                "format": "parquet_xdm",
-                "schema": {
-                    "id": "https://ns.adobe.com/acme/schemas/orders",
-                    "version": "application/vnd.adobe.xed-full+json;version=1",
-                },
-            },
-            "params": {"dataSetId": "6155e3a9bd13651949515f14"},
-        },
-    )
-    flow = hook.create_entity(
-        EntityKind.FLOW,
-        {
-            "name": f"{name} flow",
-            "flowSpec": {"id": CRM_TO_AEP_FLOW_SPEC_ID, "version": "1.0"},
-            "sourceConnectionIds": [source.id],
-            "targetConnectionIds": [target.id],
-            "scheduleParams": {"startTime": 1767225600, "frequency": "once"},
-        },
-    )
-    return str(flow.id)

@@ -19,8 +19,8 @@ from airflow_flowservice.exceptions import FlowServiceError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
 from airflow_flowservice.testing.emulator.faults import FaultRule
+from airflow_flowservice.testing.flows import create_table_flow
 from tests.faults.conftest import Sleeps
-from tests.integration.flows import make_table_flow
 
 pytestmark = pytest.mark.faults
 
@@ -100,7 +100,7 @@ WINDOWS_PER_FLOW = 100  # past one page of the run listing (50): adoption must l
 def test_1000_windows_exactly_once_under_faults(flowservice_emulator: Any, sleeps: Sleeps) -> None:
     emu = flowservice_emulator
     hook = FlowServiceHook()
-    flow_ids = [make_table_flow(hook) for _ in range(FLOWS)]
+    flow_ids = [create_table_flow(hook) for _ in range(FLOWS)]
     # hourly windows, every flow's task for an hour before the next hour (what a catch-up schedules)
     windows = [
         (flow_id, (JAN1 + k * HOUR, JAN1 + (k + 1) * HOUR)) for k in range(WINDOWS_PER_FLOW) for flow_id in flow_ids
@@ -185,7 +185,7 @@ def test_windows_exactly_once_through_airflow_with_task_retries(
 ) -> None:
     emu = flowservice_emulator
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     days = 12
     dag = load_dag(
         "faults_exactly_once",

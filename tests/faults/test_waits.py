@@ -21,9 +21,9 @@ from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
 from airflow_flowservice.sensors.run import FlowServiceRunSensor
 from airflow_flowservice.testing import FlowServiceEmulator
+from airflow_flowservice.testing.flows import create_table_flow
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 from tests.faults.conftest import TOKEN_TTL, ManualEmulator, Sleeps
-from tests.integration.flows import make_table_flow
 
 pytestmark = pytest.mark.faults
 
@@ -47,7 +47,7 @@ def _context() -> dict[str, Any]:
 def started_run(emu: FlowServiceEmulator) -> str:
     """A run of a new flow, still ``scheduled`` (the manual clock does not move by itself)."""
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     run_id, adopted = hook.create_run(
         flow_id, JAN1, JAN1 + DAY, start_time=int(emu.clock.now()), delta_column={"name": "updated_at"}
     )
@@ -246,7 +246,7 @@ def test_sensor_reports_a_run_lost_in_an_emulator_restart(manual_emulator: Manua
 def test_window_sensor_reports_a_run_lost_in_an_emulator_restart(manual_emulator: ManualEmulator) -> None:
     emu = manual_emulator.emu
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     run_id, _ = hook.create_run(
         flow_id, JAN1, JAN1 + DAY, start_time=int(emu.clock.now()), delta_column={"name": "updated_at"}
     )
@@ -263,7 +263,7 @@ def test_operator_wait_reports_a_run_lost_in_an_emulator_restart(
 ) -> None:
     from airflow_flowservice.operators import runs as runs_module
 
-    flow_id = make_table_flow(FlowServiceHook())
+    flow_id = create_table_flow(FlowServiceHook())
     restarted: list[float] = []
 
     def restart_instead_of_sleeping(seconds: float) -> None:  # the worker's poll sleep

@@ -10,11 +10,11 @@ import pendulum
 import pytest
 
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
-from tests.integration.flows import make_table_flow
+from airflow_flowservice.testing.flows import create_table_flow
 
 pytestmark = pytest.mark.integration
 
-DATASET = "6155e3a9bd13651949515f14"  # what make_table_flow's target connection writes
+DATASET = "6155e3a9bd13651949515f14"  # what create_table_flow's target connection writes
 
 DAG_SOURCE = """
 import pendulum
@@ -85,7 +85,7 @@ def test_ingest_dag_reports_lineage_and_emits_the_dataset_asset(
     deferrable: bool, flowservice_emulator: Any, load_dag: Any, capture: CaptureLineage
 ) -> None:
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     namespace = f"aep://{hook.credentials.org_id}/{hook.credentials.sandbox}"
     dag_id = f"lineage_ingest_{int(deferrable)}"
     dag, dag_run = run_dag(load_dag, dag_id, flow_id, deferrable)
@@ -119,7 +119,7 @@ def test_without_the_provider_the_dag_runs_and_lineage_is_none(
     for name in ("airflow.providers.openlineage.extractors", "openlineage"):
         monkeypatch.setitem(sys.modules, name, None)
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     _, dag_run = run_dag(load_dag, "lineage_absent", flow_id)
     assert capture.lineage == {"ingest": None}
     # Assets need only Airflow: the event is still emitted.

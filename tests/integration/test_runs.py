@@ -11,7 +11,7 @@ import pytest
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceRunFailedError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
-from tests.integration.flows import make_table_flow
+from airflow_flowservice.testing.flows import create_table_flow
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ def hook(flowservice_emulator: Any) -> FlowServiceHook:
 def test_scheduled_dag_run_sends_exactly_its_window(
     flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any
 ) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     dag = load_dag("runs_window", source=dag_source("runs_window", flow_id))
     dag_run = dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC"))
     assert dag_run.state == "success"
@@ -85,7 +85,7 @@ def test_scheduled_dag_run_sends_exactly_its_window(
 def test_seven_daily_windows_make_seven_exact_runs(
     flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any
 ) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     dag = load_dag("runs_backfill", source=dag_source("runs_backfill", flow_id))
     for day in range(2, 9):  # what a 7-day catch-up/backfill schedules: one DAG run per window
         assert dag.test(logical_date=pendulum.datetime(2026, 1, day, tz="UTC")).state == "success"
@@ -98,7 +98,7 @@ def test_seven_daily_windows_make_seven_exact_runs(
 
 
 def test_retried_task_adopts_its_run(flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     dag = load_dag("runs_retry", source=dag_source("runs_retry", flow_id))
     for _ in range(3):  # the same DAG run cleared and re-run three times
         assert dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC")).state == "success"
@@ -109,7 +109,7 @@ def test_retried_task_adopts_its_run(flowservice_emulator: Any, hook: FlowServic
 def test_dropped_response_is_adopted_not_resent(
     flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any
 ) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     flowservice_emulator.faults.add(method="POST", path="/runs", kind="drop_after_apply", times=1)
     dag = load_dag("runs_drop", source=dag_source("runs_drop", flow_id))
     assert dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC")).state == "success"
@@ -120,7 +120,7 @@ def test_dropped_response_is_adopted_not_resent(
 def test_5xx_before_apply_fails_then_retry_creates_one(
     flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any
 ) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     flowservice_emulator.faults.add(method="POST", path="/runs", kind="status", status=503, times=1)
     dag = load_dag("runs_5xx", source=dag_source("runs_5xx", flow_id))
     assert dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC")).state == "failed"
@@ -130,7 +130,7 @@ def test_5xx_before_apply_fails_then_retry_creates_one(
 
 
 def test_deferrable_operator_through_dag_test(flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     dag = load_dag("runs_deferred", source=dag_source("runs_deferred", flow_id, deferrable=True))
     dag_run = dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC"))
     assert dag_run.state == "success"
@@ -140,7 +140,7 @@ def test_deferrable_operator_through_dag_test(flowservice_emulator: Any, hook: F
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 def test_sensor_modes(mode: str, flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     sensor = (
         "run >> FlowServiceRunSensor(task_id='wait', flow_id='{flow}', poke_interval=0.1, timeout=30, "
         "mode='{mode}', deferrable={deferrable})"
@@ -151,14 +151,14 @@ def test_sensor_modes(mode: str, flowservice_emulator: Any, hook: FlowServiceHoo
 
 
 def test_failed_run_fails_the_task(flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     flowservice_emulator.run_outcome(flow_id=flow_id, kind="failed")
     dag = load_dag("runs_failed", source=dag_source("runs_failed", flow_id))
     assert dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC")).state == "failed"
 
 
 def test_failed_records_policy(flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     flowservice_emulator.run_outcome(flow_id=flow_id, kind="failed_records", failed_records=5)
     lenient = load_dag("runs_records_ok", source=dag_source("runs_records_ok", flow_id, max_failed=10))
     assert lenient.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC")).state == "success"
@@ -218,17 +218,17 @@ def test_bad_input_is_rejected_before_any_call(
 def test_flow_rules_are_checked_before_post(flowservice_emulator: Any, hook: FlowServiceHook) -> None:
     cases = [
         (
-            make_table_flow(hook, frequency="day"),
+            create_table_flow(hook, frequency="day"),
             {"delta_column": "u"},
             "scheduled with frequency 'day'; on-demand runs need",
         ),
         (
-            make_table_flow(hook),
+            create_table_flow(hook),
             {},
             "reads a table and has no deltaColumn yet; its first run needs one (Flow Service error 1383",
         ),
     ]
-    ran = make_table_flow(hook)  # its first run sets deltaColumn 'updated_at' on the flow
+    ran = create_table_flow(hook)  # its first run sets deltaColumn 'updated_at' on the flow
     hook.create_run(ran, JAN1 - DAY, JAN1, start_time=JAN1, delta_column={"name": "updated_at"})
     cases.append(
         (ran, {"delta_column": "other"}, "delta_column: 'other' differs from the flow's deltaColumn 'updated_at'")
@@ -242,13 +242,13 @@ def test_flow_rules_are_checked_before_post(flowservice_emulator: Any, hook: Flo
 
 
 def test_draft_flow_is_rejected(flowservice_emulator: Any, hook: FlowServiceHook) -> None:
-    op = FlowServiceTriggerRunOperator(task_id="t", flow_id=make_table_flow(hook, draft=True), delta_column="u")
+    op = FlowServiceTriggerRunOperator(task_id="t", flow_id=create_table_flow(hook, draft=True), delta_column="u")
     with pytest.raises(FlowServiceConfigError, match="is a draft; publish it first"):
         _execute(op, JAN1, JAN1 + DAY)
 
 
 def test_failed_run_error_names_codes(flowservice_emulator: Any, hook: FlowServiceHook) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     flowservice_emulator.run_outcome(flow_id=flow_id, kind="failed")
     op = FlowServiceTriggerRunOperator(task_id="t", flow_id=flow_id, delta_column="u", poll_interval=0.1)
     with pytest.raises(FlowServiceRunFailedError, match="CONNECTOR-"):
@@ -256,7 +256,7 @@ def test_failed_run_error_names_codes(flowservice_emulator: Any, hook: FlowServi
 
 
 def test_metrics_pushed_to_xcom(flowservice_emulator: Any, hook: FlowServiceHook) -> None:
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     op = FlowServiceTriggerRunOperator(task_id="t", flow_id=flow_id, delta_column="u", poll_interval=0.1)
     context = _context(JAN1, JAN1 + DAY)
     run_id = op.execute(context)  # type: ignore[arg-type]

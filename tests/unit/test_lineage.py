@@ -16,7 +16,7 @@ from airflow_flowservice.lineage import LineageDataset
 from airflow_flowservice.operators.export import FlowServiceDatasetExportOperator
 from airflow_flowservice.operators.runs import FlowServiceRetriggerRunOperator, FlowServiceTriggerRunOperator
 from airflow_flowservice.specs import DESTINATIONS
-from tests.integration.flows import make_table_flow
+from airflow_flowservice.testing.flows import create_table_flow
 
 ORG = "ACME0123456789@AdobeOrg"
 DATASETS = ["5ef3e325582424191b1beb42", "5ef3e3259ad2a1191ab7dd7d"]  # eligible in the emulator (seed 003)
@@ -157,7 +157,7 @@ def test_slug() -> None:
 
 def test_ingest_facets_from_xcom(flowservice_emulator: Any) -> None:
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     creds = hook.credentials
     mark = len(flowservice_emulator.calls())
     op = FlowServiceTriggerRunOperator(task_id="ingest", flow_id="{{ not rendered }}")
@@ -180,7 +180,7 @@ def test_ingest_facets_from_xcom(flowservice_emulator: Any) -> None:
 def test_ingest_facets_reuse_the_flow_read_in_execute(flowservice_emulator: Any) -> None:
     """After execute in the same process, lineage does not read the flow again."""
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     op = FlowServiceTriggerRunOperator(
         task_id="ingest",
         flow_id=flow_id,
@@ -202,7 +202,7 @@ def test_ingest_facets_reuse_the_flow_read_in_execute(flowservice_emulator: Any)
 
 def test_retrigger_operator_finds_the_flow_from_the_run(flowservice_emulator: Any) -> None:
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     run_id, _ = hook.create_run(
         flow_id, 1767225600, 1767312000, start_time=1767225600, delta_column={"name": "updated_at"}
     )

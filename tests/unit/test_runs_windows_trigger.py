@@ -15,9 +15,9 @@ from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceRu
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.models import Run
 from airflow_flowservice.runs import RunPolicy, judge_run, run_state
+from airflow_flowservice.testing.flows import create_table_flow
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 from airflow_flowservice.windows import ZERO_LENGTH_FIX, delta_column_body, resolve_window
-from tests.integration.flows import make_table_flow
 
 JAN1 = 1767225600
 
@@ -126,7 +126,7 @@ async def _events(trigger: FlowServiceRunTrigger) -> list[dict[str, Any]]:
 
 def _started_run(emu: Any) -> str:
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook)
+    flow_id = create_table_flow(hook)
     run_id, _ = hook.create_run(flow_id, JAN1, JAN1 + 86400, start_time=JAN1, delta_column={"name": "u"})
     return run_id
 
@@ -201,7 +201,7 @@ def test_trigger_reports_unknown_run_as_error(flowservice_emulator: Any) -> None
 
 def test_trigger_waits_for_a_scheduled_run_created_after(flowservice_emulator: Any) -> None:
     hook = FlowServiceHook()
-    flow_id = make_table_flow(hook, frequency="minute")  # interval 15 min, started 2026-01-01: runs are due
+    flow_id = create_table_flow(hook, frequency="minute")  # interval 15 min, started 2026-01-01: runs are due
     trigger = FlowServiceRunTrigger(
         flow_id=flow_id, created_after_ms=JAN1 * 1000, end_time=time.time() + 30, poll_interval=0.05
     )
