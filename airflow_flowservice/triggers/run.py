@@ -41,7 +41,8 @@ class FlowServiceRunTrigger(BaseTrigger):
     :param run_id: the run to wait for.
     :param flow_id: with ``created_after_ms``, wait for the flow's first run created at or after it.
     :param created_after_ms: epoch milliseconds (see ``flow_id``).
-    :param poll_interval: seconds between polls (each pause varies by up to 10%). Default 30.
+    :param poll_interval: seconds between polls (each pause is up to 10% longer, and the first poll
+        comes within a tenth of it, so waits deferred together do not poll in lockstep). Default 30.
     """
 
     def __init__(
@@ -91,6 +92,10 @@ class FlowServiceRunTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id)
         last_status: str | None = None
+        # Spread the first polls of waits deferred together (a backfill, a triggerer restart) over a
+        # tenth of the interval, and lengthen each pause by up to 10%: never more than one poll per
+        # interval, and no poll rounds in lockstep on the loop.
+        await asyncio.sleep(random.uniform(0, self.poll_interval / 10))
         while True:
             try:
                 if self.run_id is None:
@@ -117,6 +122,5 @@ class FlowServiceRunTrigger(BaseTrigger):
                 what = f"run {self.run_id}" if self.run_id else f"a run of flow {self.flow_id}"
                 yield self._event("timeout", f"timed out waiting for {what} (last status {last_status})", last_status)
                 return
-            # +-10% jitter, so thousands of waits started together do not poll in lockstep.
-            pause = self.poll_interval * random.uniform(0.9, 1.1)
+            pause = self.poll_interval * random.uniform(1.0, 1.1)
             await asyncio.sleep(min(pause, max(0.0, self.end_time - time.time())))
