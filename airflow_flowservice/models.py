@@ -7,11 +7,13 @@ Field names follow the API (camelCase aliases); Python attributes are snake_case
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+# Re-exported; defined apart so that operators import it without the models (DAG parse time).
+from airflow_flowservice.kinds import EntityKind as EntityKind
 
 
 class ApiModel(BaseModel):
@@ -292,22 +294,3 @@ class DatasetInfo(ApiModel):
     id: str
     name: str | None = None
     state: str | None = None
-
-
-class EntityKind(str, Enum):
-    """The four kinds of entity a dataflow is made of, with their collection paths."""
-
-    BASE_CONNECTION = "connections"
-    SOURCE_CONNECTION = "sourceConnections"
-    TARGET_CONNECTION = "targetConnections"
-    FLOW = "flows"
-
-    @property
-    def path(self) -> str:
-        """Collection path relative to the API base, e.g. ``/sourceConnections``."""
-        return f"/{self.value}"
-
-    @property
-    def label(self) -> str:
-        """Human name used in messages ("source connection")."""
-        return self.name.replace("_", " ").lower()

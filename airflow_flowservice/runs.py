@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
@@ -17,7 +17,9 @@ from airflow_flowservice.exceptions import (
     FlowServiceRunFailedError,
     FlowServiceTimeoutError,
 )
-from airflow_flowservice.models import Run
+
+if TYPE_CHECKING:  # the models are imported only when a run is parsed: operators import this module at parse time
+    from airflow_flowservice.models import Run
 
 SUCCESS_STATUSES = frozenset({"success", "succeeded"})
 FAILURE_STATUSES = frozenset({"failed", "failure", "cancelled", "canceled"})
@@ -137,4 +139,8 @@ def run_from_event(event: Mapping[str, Any], fetch: Callable[[str], Run]) -> Run
         error = FlowServiceTimeoutError if status == "timeout" else FlowServiceError
         raise error(str(event.get("message") or f"waiting for the run failed: {dict(event)!r}"))
     document = event.get("run")
-    return Run.model_validate(document) if isinstance(document, Mapping) else fetch(str(run_id))
+    if not isinstance(document, Mapping):
+        return fetch(str(run_id))
+    from airflow_flowservice.models import Run
+
+    return Run.model_validate(document)

@@ -1,15 +1,24 @@
-"""The base every Flow Service operator stands on: connection id and a lazily built hook."""
+"""The base every Flow Service operator stands on: connection id and a lazily built hook.
+
+Import rule for operator and sensor modules: at module level only ``airflow.sdk``,
+``airflow_flowservice.exceptions``, ``.kinds``, ``.links`` and this module; the hook, the client,
+the pydantic models and the logic modules are imported inside the methods that run at execute
+time. DAG files are parsed in fresh processes over and over, and these imports would cost ~40 ms a
+parse (BENCHMARKS.md, section 3).
+"""
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_flowservice import DEFAULT_CONN_ID
-from airflow_flowservice.client import RetryPolicy
-from airflow_flowservice.hooks.flowservice import FlowServiceHook
+
+if TYPE_CHECKING:
+    from airflow_flowservice.client import RetryPolicy
+    from airflow_flowservice.hooks.flowservice import FlowServiceHook
 
 
 class FlowServiceBaseOperator(BaseOperator):
@@ -39,4 +48,6 @@ class FlowServiceBaseOperator(BaseOperator):
     @cached_property
     def hook(self) -> FlowServiceHook:
         """The hook of this task's connection (built on first use, at execute time)."""
+        from airflow_flowservice.hooks.flowservice import FlowServiceHook
+
         return FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id, retry_policy=self.api_retry_policy)

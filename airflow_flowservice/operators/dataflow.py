@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_flowservice import entities
-from airflow_flowservice.entities import DATAFLOW_KEYS, EnsuredEntity
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
-from airflow_flowservice.params import DataflowConfig, IfExists, check_if_exists, validate_input
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_flowservice.entities import EnsuredEntity
+    from airflow_flowservice.params import DataflowConfig, IfExists
 
 
 class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
@@ -74,6 +74,10 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
         self.auth_conn_fields = auth_conn_fields
 
     def execute(self, context: Context) -> dict[str, str | None]:
+        from airflow_flowservice import entities
+        from airflow_flowservice.entities import DATAFLOW_KEYS
+        from airflow_flowservice.params import DataflowConfig, check_if_exists, validate_input
+
         if_exists = check_if_exists(self.if_exists)
         raw = self.config.model_dump() if isinstance(self.config, DataflowConfig) else self.config
         cfg = validate_input(DataflowConfig, raw, prefix="config", context={"draft": self.draft, "dataflow": True})

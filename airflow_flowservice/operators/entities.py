@@ -11,22 +11,14 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_flowservice import entities
-from airflow_flowservice.entities import EnsuredEntity
-from airflow_flowservice.models import EntityKind
+from airflow_flowservice.kinds import EntityKind
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
-from airflow_flowservice.params import (
-    BaseConnectionInput,
-    FlowInput,
-    IfExists,
-    SourceConnectionInput,
-    TargetConnectionInput,
-    check_if_exists,
-    validate_input,
-)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_flowservice.entities import EnsuredEntity
+    from airflow_flowservice.params import IfExists
 
 _CONN_TEMPLATE_FIELDS = ("name", "description", "connection_spec_id", "connection_spec_version", "extra_body")
 
@@ -51,6 +43,8 @@ class _CreateEntityOperator(FlowServiceBaseOperator):
         self.if_exists = if_exists
 
     def execute(self, context: Context) -> str:
+        from airflow_flowservice.params import check_if_exists
+
         if_exists = check_if_exists(self.if_exists)
         result = self.ensure(if_exists)
         push_ref(context, result.id, result.etag, created=result.created)
@@ -124,6 +118,9 @@ class FlowServiceCreateBaseConnectionOperator(_CreateEntityOperator):
         self.extra_body = extra_body
 
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
+        from airflow_flowservice import entities
+        from airflow_flowservice.params import BaseConnectionInput, validate_input
+
         inp = validate_input(
             BaseConnectionInput,
             {
@@ -147,7 +144,6 @@ class FlowServiceCreateBaseConnectionOperator(_CreateEntityOperator):
 
 
 class _CreateConnectionOperator(_CreateEntityOperator):
-    model: ClassVar[type[SourceConnectionInput] | type[TargetConnectionInput]]
     template_fields: Sequence[str] = (*_CONN_TEMPLATE_FIELDS, "base_connection_id", "data", "connection_params")
 
     def __init__(
@@ -174,8 +170,12 @@ class _CreateConnectionOperator(_CreateEntityOperator):
         self.extra_body = extra_body
 
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
+        from airflow_flowservice import entities
+        from airflow_flowservice.params import SourceConnectionInput, TargetConnectionInput, validate_input
+
+        model = SourceConnectionInput if self.kind == EntityKind.SOURCE_CONNECTION else TargetConnectionInput
         inp = validate_input(
-            self.model,
+            model,
             {
                 "name": self.name,
                 "description": self.description,
@@ -214,7 +214,6 @@ class FlowServiceCreateSourceConnectionOperator(_CreateConnectionOperator):
     """
 
     kind = EntityKind.SOURCE_CONNECTION
-    model = SourceConnectionInput
 
 
 class FlowServiceCreateTargetConnectionOperator(_CreateConnectionOperator):
@@ -239,7 +238,6 @@ class FlowServiceCreateTargetConnectionOperator(_CreateConnectionOperator):
     """
 
     kind = EntityKind.TARGET_CONNECTION
-    model = TargetConnectionInput
 
 
 class FlowServiceCreateFlowOperator(_CreateEntityOperator):
@@ -313,6 +311,9 @@ class FlowServiceCreateFlowOperator(_CreateEntityOperator):
         self.extra_body = extra_body
 
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
+        from airflow_flowservice import entities
+        from airflow_flowservice.params import FlowInput, validate_input
+
         inp = validate_input(
             FlowInput,
             {

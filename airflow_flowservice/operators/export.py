@@ -8,25 +8,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from airflow_flowservice import entities
 from airflow_flowservice.exceptions import FlowServiceConfigError
-from airflow_flowservice.lineage import NEEDS_BASE_AUTH, export_lineage, openlineage_available, to_operator_lineage
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 from airflow_flowservice.operators.dataflow import FlowServiceCreateDataflowOperator
-from airflow_flowservice.params import config_error
-from airflow_flowservice.specs import (
-    DATA_LAKE_SOURCE_SPEC_ID,
-    DestinationSpec,
-    ExportSchedule,
-    ExportTargetParams,
-    get_destination,
-)
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airflow_flowservice.specs import DestinationSpec, ExportSchedule, ExportTargetParams
 
 
 class FlowServiceListExportableDatasetsOperator(FlowServiceBaseOperator):
@@ -181,6 +171,11 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         self.check_eligible = check_eligible
 
     def _validated(self) -> tuple[DestinationSpec, ExportTargetParams, ExportSchedule, list[dict[str, str]]]:
+        from pydantic import ValidationError
+
+        from airflow_flowservice.params import config_error
+        from airflow_flowservice.specs import ExportSchedule, get_destination
+
         try:
             dest = get_destination(str(self.destination))
             method = dest.auth_method(self.auth_spec_name)
@@ -205,6 +200,9 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         return dest, target, schedule, _dataset_refs(self.dataset_ids)
 
     def execute(self, context: Context) -> dict[str, str | None]:
+        from airflow_flowservice import entities
+        from airflow_flowservice.specs import DATA_LAKE_SOURCE_SPEC_ID
+
         dest, target, schedule, datasets = self._validated()
         method = dest.auth_method(self.auth_spec_name)
         if method is not None and self.destination_conn_id:
@@ -263,6 +261,14 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         For SFTP, Azure Blob and ADLS Gen2 the host or storage account is read from
         ``destination_conn_id`` (an Airflow connection, not the API). See ``docs/lineage.md``.
         """
+        from airflow_flowservice import entities
+        from airflow_flowservice.lineage import (
+            NEEDS_BASE_AUTH,
+            export_lineage,
+            openlineage_available,
+            to_operator_lineage,
+        )
+
         if not openlineage_available():
             return None
         dest, target, _, datasets = self._validated()

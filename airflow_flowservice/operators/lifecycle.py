@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_flowservice import entities
-from airflow_flowservice.entities import DeletePlan
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceNotFoundError
-from airflow_flowservice.models import EntityKind
+from airflow_flowservice.kinds import EntityKind
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 from airflow_flowservice.operators.entities import push_ref
-from airflow_flowservice.params import check_dataflow_ids, check_entity_id, parse_kind
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_flowservice.entities import DeletePlan
 
 _STATES = {"enable": "enable", "enabled": "enable", "disable": "disable", "disabled": "disable"}
 
@@ -64,6 +63,8 @@ class FlowServiceDeleteOperator(FlowServiceBaseOperator):
         self.missing_ok = missing_ok
 
     def execute(self, context: Context) -> list[dict[str, str]]:
+        from airflow_flowservice import entities
+
         plan = self._plan()
         if plan is None:
             return [{"kind": self.kind, "id": str(self.entity_id), "action": "already deleted", "reason": ""}]
@@ -71,6 +72,10 @@ class FlowServiceDeleteOperator(FlowServiceBaseOperator):
         return [{"kind": s.kind.value, "id": s.id, "action": s.action, "reason": s.reason} for s in steps]
 
     def _plan(self) -> DeletePlan | None:
+        from airflow_flowservice import entities
+        from airflow_flowservice.entities import DeletePlan
+        from airflow_flowservice.params import check_entity_id, parse_kind
+
         if (self.entity_id is None) == (self.dataflow_ids is None):
             raise FlowServiceConfigError("entity_id: give exactly one of entity_id or dataflow_ids")
         if self.dataflow_ids is not None:
@@ -100,6 +105,9 @@ class FlowServiceDeleteOperator(FlowServiceBaseOperator):
 
     @staticmethod
     def _plan_from_ids(ids: Mapping[str, str | None]) -> DeletePlan:
+        from airflow_flowservice.entities import DeletePlan
+        from airflow_flowservice.params import check_dataflow_ids
+
         checked = check_dataflow_ids(ids)
         return DeletePlan(
             flows=[checked["flow_id"]] if "flow_id" in checked else [],
@@ -131,6 +139,8 @@ class FlowServiceSetFlowStateOperator(FlowServiceBaseOperator):
         op = _STATES.get(str(self.state).strip().lower())
         if op is None:
             raise FlowServiceConfigError(f"state: must be 'enabled' or 'disabled' (got {self.state!r})")
+        from airflow_flowservice.params import check_entity_id
+
         flow_id = check_entity_id(self.flow_id, "flow_id")
         ref = self.hook.entity_action(EntityKind.FLOW, flow_id, op)
         self.log.info("Flow %s: %sd", flow_id, op)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_flowservice import entities
 from airflow_flowservice.exceptions import FlowServiceConfigError
-from airflow_flowservice.models import EntityKind
+from airflow_flowservice.kinds import EntityKind
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 from airflow_flowservice.operators.entities import push_ref
-from airflow_flowservice.params import check_dataflow_ids, check_entity_id, parse_kind
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,6 +60,9 @@ class FlowServicePublishOperator(FlowServiceBaseOperator):
         self.dataflow_ids = dataflow_ids
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_flowservice import entities
+        from airflow_flowservice.params import check_dataflow_ids, check_entity_id, parse_kind
+
         given = [name for name in ("flow_id", "entity_id", "dataflow_ids") if getattr(self, name) is not None]
         if len(given) != 1:
             raise FlowServiceConfigError(

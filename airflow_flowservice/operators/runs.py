@@ -14,28 +14,18 @@ from airflow_flowservice.exceptions import (
     FlowServiceRunFailedError,
     FlowServiceTimeoutError,
 )
-from airflow_flowservice.lineage import (
-    aep_namespace,
-    emit_assets,
-    flow_lineage,
-    openlineage_available,
-    task_xcom,
-    to_operator_lineage,
-)
+from airflow_flowservice.kinds import EntityKind
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
-from airflow_flowservice.models import EntityKind, Run, SourceConnection
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
-from airflow_flowservice.params import check_entity_id, to_epoch_seconds
 from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_from_event, run_state
-from airflow_flowservice.triggers.run import FlowServiceRunTrigger
-from airflow_flowservice.windows import RunWindow, delta_column_body, resolve_window
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
-    from airflow_flowservice.models import Flow
+    from airflow_flowservice.models import Flow, Run
+    from airflow_flowservice.windows import RunWindow
 
 
 def _default_deferrable() -> bool:
@@ -86,6 +76,8 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         if not self.wait_for_completion:
             return run_id
         if self.deferrable:
+            from airflow_flowservice.triggers.run import FlowServiceRunTrigger
+
             self.defer(
                 trigger=FlowServiceRunTrigger(
                     flowservice_conn_id=self.flowservice_conn_id,
@@ -115,6 +107,8 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         return self.hook.get_run(run_id).flow_id if run_id else None
 
     def _emit_assets(self, context: Context, run: Run, metrics: dict[str, Any]) -> None:
+        from airflow_flowservice.lineage import emit_assets, flow_lineage
+
         flow_id = run.flow_id or self._lineage_flow_id(run.id)
         if not flow_id or not self.asset_alias:
             raise FlowServiceError(f"run {run.id} names no flow: cannot tell which datasets it wrote")
@@ -132,6 +126,14 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         ``execute``), each source and target connection, and at most one connection spec and one
         base connection.
         """
+        from airflow_flowservice.lineage import (
+            aep_namespace,
+            flow_lineage,
+            openlineage_available,
+            task_xcom,
+            to_operator_lineage,
+        )
+
         if not openlineage_available():
             return None
         metrics = task_xcom(task_instance, "metrics") or {}
@@ -267,11 +269,16 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
         return str(self.flow_id) if self.flow_id else super()._lineage_flow_id(run_id)
 
     def _is_tabular(self, source_id: str) -> bool:
+        from airflow_flowservice.models import SourceConnection
+
         source = self.hook.get_entity(EntityKind.SOURCE_CONNECTION, source_id)
         assert isinstance(source, SourceConnection)
         return str((source.data or {}).get("format", "")).lower() == "tabular"
 
     def execute(self, context: Context) -> str:
+        from airflow_flowservice.params import check_entity_id, to_epoch_seconds
+        from airflow_flowservice.windows import delta_column_body, resolve_window
+
         window = resolve_window(self.window_start, self.window_end, context)
         delta = delta_column_body(self.delta_column)
         self._policy()  # validates the failed-records policy before any call

@@ -6,20 +6,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceConflictError
-from airflow_flowservice.models import Entity, EntityKind
+from airflow_flowservice.kinds import EntityKind
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 from airflow_flowservice.operators.entities import push_ref
-from airflow_flowservice.params import (
-    PatchOp,
-    ScheduleParamsInput,
-    check_entity_id,
-    parse_kind,
-    validate_input,
-    validate_ops,
-)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_flowservice.models import Entity
+    from airflow_flowservice.params import PatchOp
 
 SCHEDULE = "/scheduleParams"
 _MISSING = object()
@@ -101,6 +96,14 @@ class FlowServiceUpdateOperator(FlowServiceBaseOperator):
         self.etag = etag
 
     def execute(self, context: Context) -> str:
+        from airflow_flowservice.params import (
+            ScheduleParamsInput,
+            check_entity_id,
+            parse_kind,
+            validate_input,
+            validate_ops,
+        )
+
         kind = parse_kind(self.kind)
         entity_id = check_entity_id(self.entity_id, "entity_id")
         ops = validate_ops(self.ops)
@@ -142,6 +145,8 @@ class FlowServiceUpdateOperator(FlowServiceBaseOperator):
 
     def _checked_schedule_ops(self, snapshot: Entity, ops: list[PatchOp]) -> list[PatchOp]:
         """Validate the schedule as it will be after the ops; send its normalised values."""
+        from airflow_flowservice.params import ScheduleParamsInput, validate_input
+
         current = snapshot.model_dump(by_alias=True, exclude_none=True).get("scheduleParams")
         merged = patched_schedule(current, ops)
         checked = validate_input(ScheduleParamsInput, merged, prefix="scheduleParams after the ops").to_api()

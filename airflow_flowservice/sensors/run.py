@@ -11,16 +11,14 @@ from airflow.sdk import BaseSensorOperator, conf
 
 from airflow_flowservice import DEFAULT_CONN_ID
 from airflow_flowservice.exceptions import FlowServiceConfigError
-from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
-from airflow_flowservice.models import Run
-from airflow_flowservice.params import check_entity_id, to_epoch_seconds
 from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_from_event, run_state
-from airflow_flowservice.triggers.run import FlowServiceRunTrigger
-from airflow_flowservice.windows import resolve_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_flowservice.hooks.flowservice import FlowServiceHook
+    from airflow_flowservice.models import Run
 
 
 class FlowServiceRunSensor(BaseSensorOperator):
@@ -84,6 +82,8 @@ class FlowServiceRunSensor(BaseSensorOperator):
     @property
     def hook(self) -> FlowServiceHook:
         if not hasattr(self, "_hook"):
+            from airflow_flowservice.hooks.flowservice import FlowServiceHook
+
             self._hook = FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id)
         return self._hook
 
@@ -91,12 +91,16 @@ class FlowServiceRunSensor(BaseSensorOperator):
         return RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
 
     def _created_after_ms(self) -> int:
+        from airflow_flowservice.params import to_epoch_seconds
+
         try:
             return to_epoch_seconds(self.created_after) * 1000
         except ValueError as exc:
             raise FlowServiceConfigError(f"created_after: {exc}") from None
 
     def _check_input(self) -> None:
+        from airflow_flowservice.params import check_entity_id
+
         if bool(self.run_id) == bool(self.flow_id):
             raise FlowServiceConfigError("run_id/flow_id: give exactly one (flow_id finds the run of a window)")
         if self.run_id:
@@ -113,6 +117,8 @@ class FlowServiceRunSensor(BaseSensorOperator):
         assert self.flow_id
         if self.created_after is not None:
             return self.hook.find_run_created_after(self.flow_id, self._created_after_ms())
+        from airflow_flowservice.windows import resolve_window
+
         window = resolve_window(self.window_start, self.window_end, context, now=float("inf"))
         return self.hook.find_run_for_window(self.flow_id, window.start, window.end)
 
@@ -158,6 +164,8 @@ class FlowServiceRunSensor(BaseSensorOperator):
                 "flow_id: no run exists yet for this window; trigger it first (FlowServiceTriggerRunOperator), "
                 "or wait by created_after"
             )
+        from airflow_flowservice.triggers.run import FlowServiceRunTrigger
+
         timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         trigger = FlowServiceRunTrigger(
             flowservice_conn_id=self.flowservice_conn_id,

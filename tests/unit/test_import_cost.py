@@ -1,0 +1,44 @@
+"""DAG files import the operators at every parse: the heavy modules must wait until a task runs.
+
+A structural check (which modules got imported), not a timing check: timings are in BENCHMARKS.md §3.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = [
+    "airflow_flowservice.models",
+    "airflow_flowservice.params",
+    "airflow_flowservice.entities",
+    "airflow_flowservice.specs",
+    "airflow_flowservice.hooks.flowservice",
+    "airflow_flowservice.client",
+    "airflow_flowservice.auth",
+    "airflow_flowservice.lineage",
+    "airflow_flowservice.windows",
+    "airflow_flowservice.triggers.run",
+]
+
+PROBE = """
+import json, sys
+import airflow.sdk
+import airflow_flowservice.operators as operators
+import airflow_flowservice.sensors as sensors
+classes = [getattr(operators, name) for name in operators.__all__] + [sensors.FlowServiceRunSensor]
+with airflow.sdk.DAG("parse_probe", schedule=None):
+    operators.FlowServiceTriggerRunOperator(task_id="ingest", flow_id="{{ var.value.flow }}", deferrable=True)
+    operators.FlowServiceCreateDataflowOperator(task_id="dataflow", config={"flow": {}}, draft=True)
+loaded = sorted(m for m in sys.modules if m.startswith("airflow_flowservice"))
+print(json.dumps({"classes": len(classes), "loaded": loaded}))
+"""
+
+
+def test_parsing_a_dag_imports_no_heavy_module() -> None:
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout
+    probe = json.loads(out.strip().splitlines()[-1])
+    assert probe["classes"] == 15  # the 14 public operators and the sensor were really imported
+    assert "airflow_flowservice.operators.runs" in probe["loaded"]
+    assert [m for m in HEAVY if m in probe["loaded"]] == []
