@@ -17,6 +17,8 @@ from airflow.sdk import BaseOperator
 from airflow_flowservice import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
+    from airflow.sdk import Context
+
     from airflow_flowservice.client import RetryPolicy
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
 
@@ -51,3 +53,12 @@ class FlowServiceBaseOperator(BaseOperator):
         from airflow_flowservice.hooks.flowservice import FlowServiceHook
 
         return FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id, retry_policy=self.api_retry_policy)
+
+
+def push_ref(context: Context, entity_id: str, etag: str | None, **more: Any) -> None:
+    """Push XCom ``id`` and ``etag`` (and any ``more`` keys) of the entity a task created or changed."""
+    ti = context["ti"]
+    ti.xcom_push(key="id", value=entity_id)
+    ti.xcom_push(key="etag", value=etag)
+    for key, value in more.items():
+        ti.xcom_push(key=key, value=value)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_flowservice.kinds import EntityKind
-from airflow_flowservice.operators.base import FlowServiceBaseOperator
+from airflow_flowservice.operators.base import FlowServiceBaseOperator, push_ref
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -21,15 +21,6 @@ if TYPE_CHECKING:
     from airflow_flowservice.params import IfExists
 
 _CONN_TEMPLATE_FIELDS = ("name", "description", "connection_spec_id", "connection_spec_version", "extra_body")
-
-
-def push_ref(context: Context, entity_id: str, etag: str | None, **more: Any) -> None:
-    """Push XCom ``id`` and ``etag`` (and any ``more`` keys) of the entity a task created or changed."""
-    ti = context["ti"]
-    ti.xcom_push(key="id", value=entity_id)
-    ti.xcom_push(key="etag", value=etag)
-    for key, value in more.items():
-        ti.xcom_push(key=key, value=value)
 
 
 class _CreateEntityOperator(FlowServiceBaseOperator):

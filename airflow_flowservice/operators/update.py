@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceConflictError
 from airflow_flowservice.kinds import EntityKind
-from airflow_flowservice.operators.base import FlowServiceBaseOperator
-from airflow_flowservice.operators.entities import push_ref
+from airflow_flowservice.operators.base import FlowServiceBaseOperator, push_ref
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
