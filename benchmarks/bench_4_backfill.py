@@ -248,15 +248,14 @@ def report(sizes: Sizes, base: Backfill, slow: Backfill) -> str:
             f"The run look-up is what costs more than the minimum: `GET /runs` was called {list_calls} times for"
             f" {n} windows ({list_calls / n:.2f} per window). Before each `POST /runs` the operator lists every run of"
             " the flow (`find_run_for_window`, no filter the service offers on `params.windowStartTime`) to adopt a"
-            " run an earlier try created; the emulator pages runs by 50 (Flow Service's default page size is not"
-            " documented; its maximum is 100), so the look-up for window k reads about k / 50 + 1 pages and a"
-            " backfill's list calls grow with the square of its length. The wall time is then about ceil(windows /"
-            " workers) x the calls actually made x the latency (the ratio in the table), plus the client's and the"
-            " emulator's CPU time (the 0 ms column: the emulator renders every run of the flow for each page)."
-            " Ways to cut it: `limit=100` on the look-up (the documented maximum) halves the pages; filtering on"
-            " `createdAt` cannot narrow it in a backfill (every run is created after every past window) and"
-            " stopping at the task's first try would stop adopting runs of an earlier DAG run (a re-run DAG), so"
-            " beyond that it is a trade-off for the provider's design.",
+            " run an earlier try created. It reads pages of 100 (`limit=100`, the documented maximum) and stops at"
+            " the first match, so a retried task finds its run on the first page; but a window that has no run yet"
+            " reads every page, about k / 100 + 1 for window k, so a backfill's list calls grow with the square of"
+            " its length. The wall time is then about ceil(windows / workers) x the calls actually made x the"
+            " latency (the ratio in the table), plus the client's and the emulator's CPU time. Filtering on"
+            " `createdAt` cannot narrow it in a backfill (every run is created after every past window), and"
+            " skipping the look-up on a task's first try would stop adopting runs of an earlier DAG run (a re-run"
+            " DAG): exactly-once is worth these reads.",
         ]
     lines += [
         "",
