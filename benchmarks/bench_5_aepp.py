@@ -645,11 +645,10 @@ def render(
     extra_calls = _fmt_count(med_calls("provider", is_api) - med_calls("aepp", is_api))
     out.append(
         f"The emulated run takes {RUN_TIMELINE[1]} s, so most of each job's wall time is the same wait on both "
-        f"sides. Before the run starts, the provider makes {extra_calls} more calls and builds two httpx clients "
-        "(one per operator's hook; in Airflow each operator is its own task process), each loading the CA bundle "
-        "through `ssl.create_default_context()` even for the plain-HTTP emulator (the `ssl` row); `requests` in "
-        "aepp loads certificates only for HTTPS. The provider's import includes the Airflow Task SDK, which a task "
-        "process has loaded anyway."
+        f"sides. Before the run starts, the provider makes {extra_calls} more calls; its clients share one TLS "
+        "context per process, built once (the `ssl` row: each job here stands for a fresh process but the context "
+        "survives the cleared caches; in a task process it costs 15-30 ms once). The provider's import includes "
+        "the Airflow Task SDK, which a task process has loaded anyway."
     )
     out.append("")
     out.append(f"Calls per job by method and path (median of {reps}; ids shown as `{{id}}`):")
