@@ -27,8 +27,6 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from airflow_flowservice.hooks.flowservice import FlowServiceHook
-from airflow_flowservice.models import EntityKind
 from airflow_flowservice.operators import FlowServiceCreateDataflowOperator, FlowServicePublishOperator
 
 AMAZON_S3_SOURCE_SPEC_ID = "ecadc60c-7455-4d87-84dc-2a0e293d997b"
@@ -88,13 +86,11 @@ with DAG(
     @task
     def inspect(ids: dict[str, str | None]) -> dict[str, str | None]:
         """Read every part back and log its state (``draft`` until published)."""
+        # Imported when the task runs, not at every parse of this file.
+        from airflow_flowservice.hooks.flowservice import FlowServiceHook
+        from airflow_flowservice.params import DATAFLOW_KINDS as kinds
+
         hook = FlowServiceHook()
-        kinds = {
-            "base_connection_id": EntityKind.BASE_CONNECTION,
-            "source_connection_id": EntityKind.SOURCE_CONNECTION,
-            "target_connection_id": EntityKind.TARGET_CONNECTION,
-            "flow_id": EntityKind.FLOW,
-        }
         states: dict[str, str | None] = {}
         for key, entity_id in ids.items():
             if entity_id:
