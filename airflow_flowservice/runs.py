@@ -18,7 +18,7 @@ from airflow_flowservice.exceptions import (
     FlowServiceTimeoutError,
 )
 
-if TYPE_CHECKING:  # the models are imported only when a run is parsed: operators import this module at parse time
+if TYPE_CHECKING:  # the models are imported only when a run document is parsed
     from airflow_flowservice.models import Run
 
 SUCCESS_STATUSES = frozenset({"success", "succeeded"})

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
-from airflow_flowservice.preview import infer_columns, preview_rows
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -49,6 +48,8 @@ class FlowServiceExploreOperator(FlowServiceBaseOperator):
         self.max_rows = max_rows
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_flowservice.preview import infer_columns, preview_rows
+
         if not str(self.base_connection_id or "").strip():
             raise FlowServiceConfigError("base_connection_id: is empty; pass the id of the source's base connection")
         if not isinstance(self.source_params, dict) or not self.source_params:

@@ -17,7 +17,6 @@ from airflow_flowservice.exceptions import (
 from airflow_flowservice.kinds import EntityKind
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
-from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_from_event, run_state
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.models import Flow, Run
+    from airflow_flowservice.runs import RunPolicy
     from airflow_flowservice.windows import RunWindow
 
 
@@ -63,6 +63,8 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         self.max_failed_ratio = max_failed_ratio
 
     def _policy(self) -> RunPolicy:
+        from airflow_flowservice.runs import RunPolicy
+
         return RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
 
     def _announce(self, context: Context, flow_id: str, run_id: str) -> None:
@@ -90,6 +92,8 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         return self._finish(context, wait_for_run(self.hook, run_id, self.poll_interval, self.wait_timeout, self.log))
 
     def _finish(self, context: Context, run: Run) -> str:
+        from airflow_flowservice.runs import format_metrics, judge_run
+
         metrics = judge_run(run, self._policy())
         context["ti"].xcom_push(key="metrics", value=metrics)
         self.log.info("%s", format_metrics(metrics))
@@ -151,6 +155,8 @@ class _RunWaitMixin(FlowServiceBaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the deferred wait: judge the run the trigger reported on."""
+        from airflow_flowservice.runs import run_from_event, run_state
+
         run = run_from_event(event, self.hook.get_run)
         if event.get("status") == "failed" and run_state(run.status) != "failed":
             raise FlowServiceRunFailedError(str(event.get("message")))
@@ -159,6 +165,8 @@ class _RunWaitMixin(FlowServiceBaseOperator):
 
 def wait_for_run(hook: FlowServiceHook, run_id: str, poll_interval: float, timeout: float, log: Any) -> Run:
     """Poll ``GET /runs/{id}`` in the worker until the run is terminal; log status changes."""
+    from airflow_flowservice.runs import run_state
+
     deadline = time.monotonic() + timeout
     last: str | None = None
     while True:
@@ -277,6 +285,7 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
 
     def execute(self, context: Context) -> str:
         from airflow_flowservice.params import check_entity_id, to_epoch_seconds
+        from airflow_flowservice.runs import run_state
         from airflow_flowservice.windows import delta_column_body, resolve_window
 
         window = resolve_window(self.window_start, self.window_end, context)

@@ -12,13 +12,13 @@ from airflow.sdk import BaseSensorOperator, conf
 from airflow_flowservice import DEFAULT_CONN_ID
 from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
-from airflow_flowservice.runs import RunPolicy, format_metrics, judge_run, run_from_event, run_state
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.models import Run
+    from airflow_flowservice.runs import RunPolicy
 
 
 class FlowServiceRunSensor(BaseSensorOperator):
@@ -88,6 +88,8 @@ class FlowServiceRunSensor(BaseSensorOperator):
         return self._hook
 
     def _policy(self) -> RunPolicy:
+        from airflow_flowservice.runs import RunPolicy
+
         return RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
 
     def _created_after_ms(self) -> int:
@@ -129,6 +131,12 @@ class FlowServiceRunSensor(BaseSensorOperator):
             key=RUN_URL_XCOM_KEY, value=run_url(creds.org_id, creds.sandbox, run.flow_id or "", run.id)
         )
 
+    @staticmethod
+    def _running(run: Run) -> bool:
+        from airflow_flowservice.runs import run_state
+
+        return run_state(run.status) == "running"
+
     def poke(self, context: Context) -> bool:
         self._check_input()
         run = self._find_run(context)
@@ -139,13 +147,15 @@ class FlowServiceRunSensor(BaseSensorOperator):
             self._found_run_id = run.id
             self._announce(context, run)
         self.log.info("Run %s status: %s", run.id, run.status or "unknown")
-        if run_state(run.status) == "running":
+        if self._running(run):
             return False
         self._announce(context, run)
         self._judge(context, run)
         return True
 
     def _judge(self, context: Context, run: Run) -> str:
+        from airflow_flowservice.runs import format_metrics, judge_run
+
         metrics = judge_run(run, self._policy())
         context["ti"].xcom_push(key="metrics", value=metrics)
         self.log.info("%s", format_metrics(metrics))
@@ -156,7 +166,7 @@ class FlowServiceRunSensor(BaseSensorOperator):
             return super().execute(context)
         self._check_input()
         run = self._find_run(context)
-        if run is not None and run_state(run.status) != "running":
+        if run is not None and not self._running(run):
             self._announce(context, run)
             return self._judge(context, run)
         if run is None and self.created_after is None:
@@ -181,6 +191,8 @@ class FlowServiceRunSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the deferred wait and judge the run."""
+        from airflow_flowservice.runs import run_from_event
+
         run = run_from_event(event, self.hook.get_run)
         self._announce(context, run)
         return self._judge(context, run)
