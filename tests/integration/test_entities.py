@@ -56,6 +56,13 @@ def log_lines(emu: FlowServiceEmulator) -> list[str]:
     return [f"{r.method} {r.path}" + (f"?{r.query}" if r.query else "") for r in emu.requests]
 
 
+def with_placeholders(lines: list[str], base: Any, source: Any, target: Any, flow: Any) -> list[str]:
+    """Request log lines with the dataflow's ids shown as ``{B}``, ``{S}``, ``{T}`` and ``{F}``."""
+    for letter, entity in {"B": base, "S": source, "T": target, "F": flow}.items():
+        lines = [line.replace(entity.id, f"{{{letter}}}") for line in lines]
+    return lines
+
+
 def entities_of(kind: str) -> list[Any]:
     return list(FlowServiceHook().iter_entities(EntityKind(kind)))
 
@@ -100,10 +107,7 @@ def test_example_dag_creates_drafts_and_publishes_in_dependency_order(
     assert [e.state for e in (base, source, target, flow)] == ["enabled"] * 4
 
     # The whole run: 1 token + 8 writes of the chain (4 creates, 4 publishes) + the reads around them.
-    ids = {"B": base.id, "S": source.id, "T": target.id, "F": flow.id}
-    for letter, entity_id in ids.items():
-        lines = [line.replace(entity_id, f"{{{letter}}}") for line in lines]
-    assert lines == [
+    assert with_placeholders(lines, base, source, target, flow) == [
         "POST /ims/token/v3",
         # create_drafts: every spec check before the first create (draft support, auth)
         f"GET /connectionSpecs/{S3}",
@@ -276,9 +280,7 @@ def test_publishing_a_new_dataflow_from_its_ids_costs_one_call_per_part(
     assert states(dagrun) == {"create": "success", "publish": "success"}
     base, source, target, flow = (entities_of(kind)[0] for kind in KINDS)
     lines = log_lines(emulator)[:-4]  # the last 4 lines are the reads of entities_of() above
-    for letter, entity_id in {"B": base.id, "S": source.id, "T": target.id, "F": flow.id}.items():
-        lines = [line.replace(entity_id, f"{{{letter}}}") for line in lines]
-    assert lines == [
+    assert with_placeholders(lines, base, source, target, flow) == [
         "POST /ims/token/v3",
         f"GET /connectionSpecs/{S3}",
         f"GET /connectionSpecs/{DATA_LAKE}",
