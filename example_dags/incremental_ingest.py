@@ -7,15 +7,23 @@ sends ``windowStartTime``/``windowEndTime`` = the run's ``data_interval_start``/
 waits for the run in the triggerer (``deferrable=True``). A retried or cleared task adopts the run it
 already started instead of starting a second one.
 
+The start date is a fixed day in the past (``START``, 2026-01-01), so ``airflow dags test
+incremental_ingest 2026-01-05`` runs every task for the window 2026-01-04..2026-01-05. With
+``catchup=True`` an unpaused DAG ingests every day since ``START``: set it to the first day you want.
+
 Connections: ``flowservice_default`` (Flow Service) and ``aep_bigquery`` (the source's credentials:
 login = OAuth client id, password = client secret, extra ``project`` and ``refresh_token``).
 Against the bundled emulator::
 
-    python -m airflow_flowservice.testing.emulator --port 8080   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
+    python -m airflow_flowservice.testing.emulator --port 8081   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
     export AIRFLOW_CONN_AEP_BIGQUERY='{"conn_type": "generic", "login": "client", "password": "secret",
                                       "extra": {"project": "acme", "refresh_token": "token"}}'
     airflow dags test incremental_ingest 2026-01-05
     airflow backfill create --dag-id incremental_ingest --from-date 2026-01-01 --to-date 2026-01-07
+
+``airflow backfill create`` only records the backfill: its DAG runs execute when a scheduler, a
+dag-processor, a triggerer (the ingest task defers) and an api-server (Airflow 3 workers talk to it)
+are running.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from airflow_flowservice.operators import FlowServiceCreateDataflowOperator, Flo
 GOOGLE_BIGQUERY = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
 DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 CRM_TO_AEP = "14518937-270c-4525-bdec-c2ba7cce3860"
-START = pendulum.today("UTC").subtract(days=3)
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 with DAG(
     dag_id="incremental_ingest",
