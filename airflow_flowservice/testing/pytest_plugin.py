@@ -4,24 +4,43 @@
   timeline; ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT`` points at it for the duration of the test.
 - ``flowservice_emulator_session`` (session scope): one emulator for the whole session; call
   ``emu.reset()`` between tests if they must not see each other's entities.
+
+Installed, the provider registers this module under the name ``flowservice``: there is nothing to
+add to the pytest command line (``-p no:flowservice`` disables it). Do not also pass
+``-p airflow_flowservice.testing.pytest_plugin`` then: pytest refuses to register one module under
+two names ("Plugin already registered under a different name"). That form is for a checkout that is
+on ``sys.path`` but not installed.
+
+pytest loads this module in every session of every project whose environment has the provider
+installed, so it imports nothing beyond pytest at module level: the emulator (FastAPI, uvicorn,
+the provider) is imported only when a test asks for one of the fixtures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .emulator import FlowServiceEmulator
+if TYPE_CHECKING:
+    from .emulator import FlowServiceEmulator
 
 FAST_RUN_TIMELINE = (0.2, 0.5)
+
+
+def _started() -> FlowServiceEmulator:
+    from .emulator import FlowServiceEmulator
+
+    emu = FlowServiceEmulator(run_timeline=FAST_RUN_TIMELINE)
+    emu.start()
+    return emu
 
 
 @pytest.fixture
 def flowservice_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowServiceEmulator]:
     """A started emulator (real clock, runs finish within 0.5 s) wired to ``flowservice_default``."""
-    emu = FlowServiceEmulator(run_timeline=FAST_RUN_TIMELINE)
-    emu.start()
+    emu = _started()
     try:
         for key, value in emu.connection_env().items():
             monkeypatch.setenv(key, value)
@@ -36,8 +55,7 @@ def flowservice_emulator_session() -> Iterator[FlowServiceEmulator]:
 
     No environment variable is set; use ``emu.connection_env()``.
     """
-    emu = FlowServiceEmulator(run_timeline=FAST_RUN_TIMELINE)
-    emu.start()
+    emu = _started()
     try:
         yield emu
     finally:
