@@ -126,7 +126,7 @@ def destination_dataset(
     """The storage location an export target connection writes to.
 
     :param params: the target connection's API params (``bucketName``, ``container``, ``path`` or
-        ``remotePath``...), as :meth:`~airflow_flowservice.specs.ExportTargetParams.to_params` builds them.
+        ``remotePath``...), as :meth:`~airflow_flowservice.inputs.ExportTargetParams.to_params` builds them.
     :param auth: the base connection's auth params; only non-secret facts are used: SFTP ``domain``,
         ADLS Gen2 ``url``, the ``AccountName`` of an Azure Blob ``connectionString``. Empty when unknown.
     """

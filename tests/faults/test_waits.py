@@ -261,7 +261,7 @@ def test_window_sensor_reports_a_run_lost_in_an_emulator_restart(manual_emulator
 def test_operator_wait_reports_a_run_lost_in_an_emulator_restart(
     manual_emulator: ManualEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_flowservice.operators import runs as runs_module
+    from airflow_flowservice.runs import poll as poll_module
 
     flow_id = create_table_flow(FlowServiceHook())
     restarted: list[float] = []
@@ -272,7 +272,7 @@ def test_operator_wait_reports_a_run_lost_in_an_emulator_restart(
         restarted.append(seconds)
 
     worker_time = types.SimpleNamespace(time=time.time, monotonic=time.monotonic, sleep=restart_instead_of_sleeping)
-    monkeypatch.setattr(runs_module, "time", worker_time)
+    monkeypatch.setattr(poll_module, "time", worker_time)
     op = FlowServiceTriggerRunOperator(
         task_id="ingest", flow_id=flow_id, delta_column="updated_at", poll_interval=5.0, deferrable=False
     )

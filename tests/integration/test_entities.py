@@ -13,7 +13,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_flowservice.entities import clear_spec_cache
+from airflow_flowservice.dataflows.catalog import clear_spec_cache
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.models import EntityKind
 from airflow_flowservice.testing import FlowServiceEmulator
@@ -73,7 +73,7 @@ def failures(capsys: pytest.CaptureFixture[str]) -> list[str]:
     return [
         line.split("airflow_flowservice.", 1)[1].split(".", 1)[1]
         for line in (out.out + out.err).splitlines()
-        if line.startswith(("airflow_flowservice.exceptions.", "airflow_flowservice.entities."))
+        if line.startswith("airflow_flowservice.exceptions.")
     ]
 
 

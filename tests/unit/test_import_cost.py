@@ -11,16 +11,14 @@ import sys
 
 HEAVY = [
     "airflow_flowservice.models",
-    "airflow_flowservice.params",
-    "airflow_flowservice.entities",
-    "airflow_flowservice.specs",
+    "airflow_flowservice.inputs",
+    "airflow_flowservice.validation",
+    "airflow_flowservice.dataflows",
     "airflow_flowservice.hooks.flowservice",
     "airflow_flowservice.client",
     "airflow_flowservice.auth",
     "airflow_flowservice.lineage",
     "airflow_flowservice.runs",
-    "airflow_flowservice.windows",
-    "airflow_flowservice.preview",
     "airflow_flowservice.triggers.run",
 ]
 # All a DAG file may load of the provider: the operator and sensor modules and the light modules they stand on.
@@ -29,6 +27,8 @@ LIGHT = {
     "airflow_flowservice.exceptions",
     "airflow_flowservice.kinds",
     "airflow_flowservice.links",
+    "airflow_flowservice.ui",
+    "airflow_flowservice.specs",
     "airflow_flowservice.operators",
     "airflow_flowservice.sensors",
     "airflow_flowservice.sensors.run",

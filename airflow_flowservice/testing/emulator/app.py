@@ -418,8 +418,8 @@ def build_app(core: EmulatorCore) -> ASGIApp:
         return _json(store.list_entities(ctx.caller, "runs", ctx.query), 200, ctx.request_id)
 
     async def create_run(ctx: Ctx) -> Response:
-        # The official spec (CreateFlowRunResponse) answers a bare {id, etag} with 201; seed 002 shows the
-        # same pair wrapped in {"items": [...]}. We follow the spec (notes §5.4); clients accept both.
+        # The official spec (CreateFlowRunResponse) answers a bare {id, etag} with 201; Adobe's on-demand
+        # ingestion guide shows the same pair wrapped in {"items": [...]}. We follow the spec; clients accept both.
         return _json(store.create_run(ctx.caller, ctx.body), 201, ctx.request_id)
 
     async def get_run(ctx: Ctx) -> Response:
@@ -508,7 +508,7 @@ async def _context(core: EmulatorCore, request: Request, rid: str) -> Ctx:
 
 
 class _BadContentType(EmulatorHTTPError):
-    """A body without ``Content-Type: application/json`` (the generic Platform shape of notes §4.1)."""
+    """A body without ``Content-Type: application/json`` (the generic shape of Adobe's troubleshooting guide)."""
 
     status = 400
 

@@ -98,8 +98,8 @@ def _parse_bool(value: Any) -> bool | None:
 def _required_missing(spec: dict[str, Any] | None, params: Any) -> list[str]:
     """Required fields of a JSON-schema ``spec`` absent from ``params`` (names compared case-insensitively).
 
-    Fields whose property carries a ``conditional`` (seed 003: ``fileType`` / ``datasetFileType``, which
-    depend on the flow spec's workflow) are not enforced on the connection.
+    Fields whose property carries a ``conditional`` (Adobe's dataset-export guide: ``fileType`` /
+    ``datasetFileType``, which depend on the flow spec's workflow) are not enforced on the connection.
     """
     if not spec:
         return []
@@ -556,7 +556,7 @@ class Store:
                 "time format provided in the request and try again (epoch seconds).",
             )
         out["startTime"] = start_s
-        if "timeUnit" in props:  # dataset export flows (seed 003)
+        if "timeUnit" in props:  # dataset export flows (Adobe's dataset-export guide)
             unit = str(sp.get("timeUnit") or sp.get("frequency") or "").lower()
             if not unit:
                 raise FlowServiceError(
