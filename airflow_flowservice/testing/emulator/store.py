@@ -11,10 +11,10 @@ import copy
 import math
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from . import explore as explore_mod
 from .catalog import Catalog, default_datasets, public_spec
@@ -155,7 +155,30 @@ class Scope:
         self.runs_by_flow[run["flowId"]].remove((run["createdAt"], run["_seq"], run_id))
 
 
-def indexed_run_ids(sc: Scope, q: ListQuery) -> list[str] | None:
+class _NewestFirst(Sequence[str]):
+    """Run ids of ``index[start:end]`` newest first, without copying the slice (a page reads 100 of them)."""
+
+    def __init__(self, index: list[tuple[int, int, str]], start: int, end: int) -> None:
+        self._index, self._start, self._end = index, start, end
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._index[self._end - 1 - i][2]
+
+
+def indexed_run_ids(sc: Scope, q: ListQuery) -> Sequence[str] | None:
     """Ids of the runs a list query selects, newest first, read from the flow index; ``None`` if it cannot.
 
     Serves the queries that select by ``flowId==`` or ``id==`` (values OR-ed), optionally narrowed by
@@ -201,9 +224,9 @@ def indexed_run_ids(sc: Scope, q: ListQuery) -> list[str] | None:
             index = sc.runs_by_flow.get(flow_id) or sc.runs_by_flow.get(flow_id.lower()) or []
             start = 0 if lo == -math.inf else bisect.bisect_left(index, (int(lo),))
             end = len(index) if hi == math.inf else bisect.bisect_left(index, (int(hi) + 1,))
+            if len(flows) == 1:
+                return _NewestFirst(index, start, end)
             keys.extend(index[start:end])
-        if len(flows) == 1:
-            return [k[2] for k in reversed(keys)]
     else:
         return None
     keys.sort(reverse=True)
