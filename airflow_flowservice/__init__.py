@@ -81,5 +81,24 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Adobe Experience Platform Flow Service",
+                "python-modules": [
+                    f"airflow_flowservice.operators.{m}"
+                    for m in (
+                        "apply",
+                        "dataflow",
+                        "entities",
+                        "explore",
+                        "export",
+                        "lifecycle",
+                        "publish",
+                        "runs",
+                        "update",
+                    )
+                ],
+            }
+        ],
         "extra-links": ["airflow_flowservice.links.FlowServiceRunLink"],
     }

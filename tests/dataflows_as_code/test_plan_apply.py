@@ -360,3 +360,34 @@ def test_plan_fails_on_a_duplicate_name(dac: Any, hook: Any, example_spec: dict[
     )
     with pytest.raises(FlowServiceError, match=r"dataflows\[0\]\.flow\.name: 2 flows are named"):
         make_plan(hook, spec)
+
+
+class _TI:
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def test_operator_plans_only_or_applies_and_pushes_plan_and_ids(
+    dac: Any, hook: Any, example_spec: dict[str, Any]
+) -> None:
+    from airflow_flowservice.operators import FlowServiceApplyOperator
+
+    ti = _TI()
+    planned = FlowServiceApplyOperator(task_id="plan", spec=example_spec, plan_only=True).execute({"ti": ti})  # type: ignore[arg-type]
+    assert planned["plan"]["counts"] == {"create": 8}
+    assert planned["ids"] == {} and planned["applied"] == []
+    assert ti.pushed["plan"] == planned["plan"]
+    assert not [c for c in dac.calls(method="POST") if c.path != "/ims/token/v3"]
+
+    applied = FlowServiceApplyOperator(task_id="apply", spec=example_spec).execute({"ti": ti})  # type: ignore[arg-type]
+    assert set(applied["ids"]) == {"mailchimp-campaign", "datasets-to-s3"}
+    assert ti.pushed["ids"] == applied["ids"]
+    again = FlowServiceApplyOperator(task_id="again", spec=example_spec, plan_only=True).execute({"ti": ti})  # type: ignore[arg-type]
+    assert not again["plan"]["has_changes"]
+    assert again["ids"] == applied["ids"]
+
+    with pytest.raises(FlowServiceConfigError, match="spec: must be a file path or a dict"):
+        FlowServiceApplyOperator(task_id="bad", spec=42)  # type: ignore[arg-type]
