@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.dataflows.catalog import connection_spec
 from airflow_flowservice.dataflows.spec_file import SpecFile, parse_spec
-from airflow_flowservice.exceptions import FlowServiceNotFoundError
+from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.models import BaseConnection, EntityKind, Flow, SourceOrTargetConnection
 
 if TYPE_CHECKING:
@@ -85,12 +85,11 @@ def _schedule(flow: Flow) -> dict[str, Any] | None:
 
 def export_dataflow(hook: FlowServiceHook, flow_id: str, conn_ids: Mapping[str, str]) -> dict[str, Any]:
     """One dataflow of the file, read from the service (a flow with one source and one target connection)."""
-    flow = hook.get_entity(EntityKind.FLOW, flow_id)
-    assert isinstance(flow, Flow)
+    flow = hook.get_flow(flow_id)
     if len(flow.source_connection_ids) != 1 or len(flow.target_connection_ids) != 1:
-        raise FlowServiceNotFoundError(
-            f"flow {flow_id} has {len(flow.source_connection_ids)} source and {len(flow.target_connection_ids)} target "
-            "connections; the file describes dataflows with one of each"
+        raise FlowServiceConfigError(
+            f"flow_id: flow {flow_id} has {len(flow.source_connection_ids)} source and "
+            f"{len(flow.target_connection_ids)} target connections; the file describes dataflows with one of each"
         )
     parts: dict[str, Any] = {}
     base: BaseConnection | None = None

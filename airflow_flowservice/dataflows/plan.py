@@ -126,7 +126,8 @@ class Plan:
         for c in self.changes:
             where = f"{c.dataflow}." if c.dataflow else "(not in file) "
             ident = f" {c.id}" if c.id else ""
-            lines.append(f"{marks[c.action]:>3} {c.action:<9} {where}{c.part} {c.name!r}{ident}")
+            name = f" {c.name!r}" if c.name else ""
+            lines.append(f"{marks[c.action]:>3} {c.action:<9} {where}{c.part}{name}{ident}")
             if c.action == "update":
                 lines.append(f"      If-Match: {c.etag}")
                 lines.extend(f"      {json.dumps(op, sort_keys=True)}" for op in c.ops)
@@ -140,11 +141,12 @@ class Plan:
 # -- comparing ----------------------------------------------------------------------------------------
 
 
-def _norm(value: Any) -> Any:
-    """``None``, ``{}`` and ``[]`` are all "not set"; digit strings compare as numbers."""
+def _norm(value: Any, numbers: bool = False) -> Any:
+    """``None``, ``""``, ``{}`` and ``[]`` are all "not set"; with ``numbers`` (schedules, which the API
+    may send as strings), digit strings compare as numbers."""
     if value in (None, {}, [], ""):
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if numbers and isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return value
 
@@ -163,7 +165,8 @@ def diff_ops(current: dict[str, Any], desired: dict[str, Any], keys: tuple[str, 
 
 
 def _diff(ops: list[dict[str, Any]], path: str, cur: Any, want: Any, *, subset: bool) -> None:
-    if _norm(cur) == _norm(want):
+    numbers = path.startswith("/scheduleParams")
+    if _norm(cur, numbers) == _norm(want, numbers):
         return
     if _norm(want) is None:
         if not subset:
