@@ -391,3 +391,19 @@ def test_operator_plans_only_or_applies_and_pushes_plan_and_ids(
 
     with pytest.raises(FlowServiceConfigError, match="spec: must be a file path or a dict"):
         FlowServiceApplyOperator(task_id="bad", spec=42)  # type: ignore[arg-type]
+
+
+def test_python_dash_m_runs_the_console_script(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "dataflows.yaml"
+    bad.write_text("version: 2\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow_flowservice", "plan", str(bad), "--detailed-exitcode"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert f"Error: {bad}: version:" in done.stderr
