@@ -114,6 +114,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Adobe Experience Platform Flow Service",
                 "python-modules": [
+                    "airflow_flowservice.operators.apply",
                     "airflow_flowservice.operators.dataflow",
                     "airflow_flowservice.operators.entities",
                     "airflow_flowservice.operators.explore",

@@ -21,6 +21,8 @@ LAYERS: dict[str, int] = {
     "airflow_flowservice.triggers": 4,
     "airflow_flowservice.links": 4,
     "airflow_flowservice.lineage": 4,
+    "airflow_flowservice.cli": 4,
+    "airflow_flowservice.__main__": 4,
     "airflow_flowservice.dataflows": 3,
     "airflow_flowservice.runs": 3,
     "airflow_flowservice.inputs": 2,
