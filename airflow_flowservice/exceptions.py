@@ -7,6 +7,8 @@ in here ever holds a credential or an access token.
 
 from __future__ import annotations
 
+import copy
+
 
 class FlowServiceError(Exception):
     """Base class of every error raised by this provider's client, hook and operators."""
@@ -42,6 +44,13 @@ class FlowServiceError(Exception):
         if self.request_id:
             text += f" (request id {self.request_id})"
         return text
+
+    def with_note(self, note: str) -> FlowServiceError:
+        """A copy of this error (same class, status, code, request id) whose message ends with ``note``."""
+        new = copy.copy(self)
+        new.message = f"{self.message} ({note})"
+        new.args = (new._render(),)
+        return new
 
 
 class FlowServiceConfigError(FlowServiceError, ValueError):
@@ -102,3 +111,11 @@ class FlowServiceRunFailedError(FlowServiceError):
 
 class FlowServiceTimeoutError(FlowServiceError):
     """Waiting for a run exceeded its timeout."""
+
+
+class FlowServiceEntityExistsError(FlowServiceError):
+    """An entity with the requested name already exists and cannot be reused (``if_exists`` rules)."""
+
+
+class FlowServicePlanStaleError(FlowServiceConflictError):
+    """An entity changed in the service after a dataflows-as-code plan was made (``PATCH`` answered 412)."""

@@ -4,9 +4,7 @@
 >>> with FlowServiceEmulator() as emu:  # doctest: +SKIP
 ...     print(emu.connection_uri())
 
-Nothing in the provider's production modules imports this package. The names are imported lazily:
-pytest loads the plugin module of this package in every session where the provider is installed,
-and that must not start FastAPI imports.
+Nothing in the provider's production modules imports this package.
 """
 
 from __future__ import annotations
@@ -14,20 +12,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-_NAMES = frozenset({"ConnectionDropped", "FaultRule", "FlowServiceEmulator", "RequestRecord"})
-
-__all__ = sorted(_NAMES)
-
 if TYPE_CHECKING:
-    from .emulator import (
-        ConnectionDropped,
-        FaultRule,
-        FlowServiceEmulator,
-        RequestRecord,
-    )
+    from .emulator import ConnectionDropped, FaultRule, FlowServiceEmulator, RequestRecord
+
+__all__ = ["ConnectionDropped", "FaultRule", "FlowServiceEmulator", "RequestRecord"]
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.emulator"), name)
+    """The emulator's names, imported on first use (so the pytest plugin costs nothing until used)."""
+    if name in __all__:
+        return getattr(importlib.import_module(".emulator", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -88,7 +88,8 @@ def run_dag_file(
     tests with a throw-away one). Connections and variables come from the environment as usual
     (the ``flowservice_emulator`` fixture sets ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT``; set others
     with ``monkeypatch.setenv("AIRFLOW_VAR_...", ...)``). Task logs go to stdout, which pytest shows
-    for a failed test.
+    for a failed test. Only the DAG file is copied: a DAG that reads files beside it (e.g. a
+    ``FlowServiceApplyOperator`` spec) runs from a path inside the DAGs folder, with its files there.
 
     :param path: the DAG file, e.g. ``Path(__file__).parent.parent / "dags" / "orders_ingest.py"``.
     :param dag_id: which DAG of the file; default the only one.

@@ -9,11 +9,8 @@ Installed, the provider registers this module under the name ``flowservice``: th
 add to the pytest command line (``-p no:flowservice`` disables it). Do not also pass
 ``-p airflow_flowservice.testing.pytest_plugin`` then: pytest refuses to register one module under
 two names ("Plugin already registered under a different name"). That form is for a checkout that is
-on ``sys.path`` but not installed.
-
-pytest loads this module in every session of every project whose environment has the provider
-installed, so it imports nothing beyond pytest at module level: the emulator (FastAPI, uvicorn,
-the provider) is imported only when a test asks for one of the fixtures.
+on ``sys.path`` but not installed. pytest loads this module in every session of an environment that
+has the provider, so it imports nothing beyond pytest until a test uses a fixture.
 """
 
 from __future__ import annotations
@@ -23,24 +20,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from .emulator import FlowServiceEmulator
+if TYPE_CHECKING:  # the emulator (FastAPI, uvicorn) is imported only when a fixture is used
+    from airflow_flowservice.testing.emulator import FlowServiceEmulator
 
 FAST_RUN_TIMELINE = (0.2, 0.5)
-
-
-def _started() -> FlowServiceEmulator:
-    from .emulator import FlowServiceEmulator
-
-    emu = FlowServiceEmulator(run_timeline=FAST_RUN_TIMELINE)
-    emu.start()
-    return emu
 
 
 @pytest.fixture
 def flowservice_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowServiceEmulator]:
     """A started emulator (real clock, runs finish within 0.5 s) wired to ``flowservice_default``."""
-    emu = _started()
+    from airflow_flowservice.testing.emulator import FlowServiceEmulator
+
+    emu = FlowServiceEmulator(run_timeline=FAST_RUN_TIMELINE)
+    emu.start()
     try:
         for key, value in emu.connection_env().items():
             monkeypatch.setenv(key, value)
@@ -55,7 +47,10 @@ def flowservice_emulator_session() -> Iterator[FlowServiceEmulator]:
 
     No environment variable is set; use ``emu.connection_env()``.
     """
-    emu = _started()
+    from airflow_flowservice.testing.emulator import FlowServiceEmulator
+
+    emu = FlowServiceEmulator(run_timeline=FAST_RUN_TIMELINE)
+    emu.start()
     try:
         yield emu
     finally:

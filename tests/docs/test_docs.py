@@ -403,6 +403,74 @@ def test_runs_dags_test_and_backfill_of_the_example(
     assert by_date == {f"2026-01-0{day}": "success" if day == 5 else "queued" for day in range(1, 8)}
 
 
+# -- docs/dataflows-as-code.md --------------------------------------------------------------------
+
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+
+def writes(emu: Any) -> list[str]:
+    return [f"{r.method} {r.path}" for r in emu.requests if r.method in WRITES and r.path != "/ims/token/v3"]
+
+
+@runs("dac-cli")
+def test_dataflows_as_code_export_plan_apply(flowservice_emulator: Any, shell: Shell, tmp_path: Path) -> None:
+    import yaml
+
+    from airflow_flowservice.testing.flows import create_table_flow
+
+    flow_id = create_table_flow(hook(), name="Orders")
+    before = writes(flowservice_emulator)
+    env = user_env(tmp_path / "home", FLOW_ID=flow_id, **flowservice_emulator.connection_env())
+    shell.run(block("dac-cli").text, env=env, cwd=tmp_path)
+    (dataflow,) = yaml.safe_load((tmp_path / "dataflows.yaml").read_text())["dataflows"]
+    assert [
+        dataflow[part]["name"] for part in ("base_connection", "source_connection", "target_connection", "flow")
+    ] == [
+        "Orders account",
+        "Orders source",
+        "Orders target",
+        "Orders flow",
+    ]
+    assert writes(flowservice_emulator) == before  # the exported file is what the sandbox holds: nothing to apply
+
+
+@runs("dac-file")
+def test_dataflows_as_code_file(
+    flowservice_emulator: Any, credentials: dict[str, str], shell: Shell, tmp_path: Path, write_block: Any
+) -> None:
+    from airflow_flowservice.kinds import EntityKind
+
+    write_block("dac-file", "dataflows.yaml")
+    env = user_env(tmp_path / "home", **flowservice_emulator.connection_env(), **credentials)
+    shell.run("flowservice apply dataflows.yaml --auto-approve", env=env, cwd=tmp_path)
+    (flow,) = hook().iter_entities(EntityKind.FLOW)
+    assert (flow.name, flow.state, flow.schedule_params.frequency) == (
+        "Mailchimp campaign dataflow",
+        "enabled",
+        "minute",
+    )
+    again = shell.run("flowservice plan dataflows.yaml --detailed-exitcode", env=env, cwd=tmp_path, check=False)
+    assert again.returncode == 0, again.stdout  # applied: no change left
+
+
+@runs("dac-dag")
+def test_dataflows_as_code_in_a_dag(flowservice_emulator: Any, credentials: dict[str, str], write_block: Any) -> None:
+    from airflow.configuration import conf
+
+    from airflow_flowservice.kinds import EntityKind
+
+    dags = Path(conf.get("core", "dags_folder"))
+    write_block("dac-file", dags / "dataflows.yaml")  # the DAG reads the file beside it
+    run_dag_file(write_block("dac-dag", dags / "dataflows_apply.py"))
+    names = sorted(e.name for kind in EntityKind for e in hook().iter_entities(kind))
+    assert names == [
+        "Mailchimp account",
+        "Mailchimp campaign c66a200cda",
+        "Mailchimp campaign dataflow",
+        "Mailchimp campaign dataset",
+    ]
+
+
 # -- docs/bad-input.md: the rows checked when the DAG is parsed ----------------------------------
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -139,21 +138,6 @@ def test_plugin_fixture(flowservice_emulator: FlowServiceEmulator) -> None:
 def test_plugin_session_fixture(flowservice_emulator_session: FlowServiceEmulator) -> None:
     assert flowservice_emulator_session.base_url.startswith("http://127.0.0.1:")
     flowservice_emulator_session.reset()
-
-
-def test_loading_the_plugin_imports_no_emulator() -> None:
-    """pytest loads the plugin in every session where the provider is installed: it must stay cheap."""
-    probe = (
-        "import json, sys; import airflow_flowservice.testing.pytest_plugin; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('fastapi', 'uvicorn', 'starlette', 'httpx', 'airflow', 'airflow_flowservice'))))"
-    )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert json.loads(out) == [
-        "airflow_flowservice",
-        "airflow_flowservice.testing",
-        "airflow_flowservice.testing.pytest_plugin",
-    ]
 
 
 def test_context_manager_and_restart() -> None:

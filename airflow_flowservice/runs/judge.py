@@ -2,7 +2,8 @@
 
 Statuses are compared case-insensitively (the docs mix ``success``/``Success``, ``failed``/``Failed``).
 Terminal: success, failed (and cancelled/canceled, never seen in Adobe's docs but harmless). Anything
-else (scheduled, inProgress, processing, waiting, unknown) means keep waiting (notes §3.2).
+else (scheduled, inProgress, processing, waiting, unknown) means keep waiting (Adobe's "Monitor
+dataflows" guide lists no other terminal status).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class RunPolicy:
 
 
 def _count(value: int | None) -> int | None:
-    return None if value is None or value < 0 else value  # -1 means unknown (notes §3.2)
+    return None if value is None or value < 0 else value  # -1 means unknown in run metrics
 
 
 def run_metrics(run: Run) -> dict[str, Any]:
