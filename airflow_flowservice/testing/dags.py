@@ -12,12 +12,12 @@ raising, so a test that only calls it passes whatever the tasks did.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+from airflow_flowservice._compat import conf, dag_bag_of_file
 
 _migrated: set[str] = set()
 _DONE = ("success", "skipped")
@@ -28,34 +28,18 @@ class DagRunFailedError(AssertionError):
 
 
 def _dags_folder() -> Path:
-    from airflow.configuration import conf
-
     return Path(os.path.expanduser(conf.get("core", "dags_folder")))
 
 
 def _ensure_metadata_db() -> None:
     """Create or upgrade Airflow's metadata DB once per process and DB (``airflow db migrate``)."""
-    from airflow.configuration import conf
-
-    url = conf.get("database", "sql_alchemy_conn")
+    url = conf.get("database", "sql_alchemy_conn", fallback="")
     if url in _migrated:
         return
     from airflow.utils.db import initdb
 
     initdb()
     _migrated.add(url)
-
-
-def _parse(path: Path) -> Any:
-    """A DagBag of the one file, without Airflow's example DAGs (which 3.3 loads as bundles instead)."""
-    try:
-        module = importlib.import_module("airflow.dag_processing.dagbag")
-    except ImportError:  # older Airflow 3 releases keep DagBag in airflow.models.dagbag
-        module = importlib.import_module("airflow.models.dagbag")
-    dag_bag: Any = module.DagBag
-    if "include_examples" in inspect.signature(dag_bag).parameters:
-        return dag_bag(dag_folder=str(path), include_examples=False)
-    return dag_bag(dag_folder=str(path))
 
 
 def _as_datetime(value: Any) -> Any:
@@ -108,7 +92,7 @@ def run_dag_file(
         shutil.copyfile(source, target)
     _ensure_metadata_db()
 
-    bag = _parse(target)
+    bag = dag_bag_of_file(str(target))
     if bag.import_errors:
         raise DagRunFailedError(f"{source} does not import: {bag.import_errors}")
     if dag_id is None:
