@@ -22,6 +22,15 @@ ZERO_LENGTH_FIX = (
 )
 
 
+NO_INTERVAL_FIX = (
+    "this DAG run has no data interval, so there is no window to ingest. Airflow 3 gives none to a run "
+    "triggered without a logical date (the UI's and the REST API's default for manual runs, logical_date: null) "
+    "nor to the runs of a DAG with schedule=None. Pass window_start and window_end (e.g. from the run's conf: "
+    "window_start='{{ dag_run.conf[\"window_start\"] }}'), trigger the run with a logical date, or schedule the "
+    "DAG with a data-interval timetable (CronDataIntervalTimetable or DeltaDataIntervalTimetable)"
+)
+
+
 @dataclass(frozen=True)
 class RunWindow:
     """``[start, end)`` in epoch seconds."""
@@ -64,10 +73,7 @@ def resolve_window(
     if window_start is None:
         start_value, end_value = context.get("data_interval_start"), context.get("data_interval_end")
         if start_value is None or end_value is None:
-            raise FlowServiceConfigError(
-                "window_start/window_end: this DAG run has no data interval (schedule=None?); pass window_start "
-                "and window_end, or schedule the DAG with a data-interval timetable"
-            )
+            raise FlowServiceConfigError(f"window_start/window_end: {NO_INTERVAL_FIX}")
         where = "data interval"
         start, end = _seconds(start_value, "data_interval_start"), _seconds(end_value, "data_interval_end")
     else:
