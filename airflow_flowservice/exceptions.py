@@ -3,9 +3,16 @@
 Each error carries the HTTP status, the Flow Service / gateway code (``1386-400``, ``401013``), the
 server's message and the request id, and renders them as one readable line for task logs. Nothing
 in here ever holds a credential or an access token.
+
+Errors that cannot succeed on a retry (bad configuration, a run judged failed) are also Airflow's
+``AirflowFailException``: a task that raises them fails at once instead of using its retries,
+wherever they are raised (an operator, the sensor, or a user's task calling the hook), and callers
+still catch them by their own class.
 """
 
 from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 
 class FlowServiceError(Exception):
@@ -44,8 +51,11 @@ class FlowServiceError(Exception):
         return text
 
 
-class FlowServiceConfigError(FlowServiceError, ValueError):
-    """The Airflow connection or an operator argument is invalid; raised before any API call."""
+class FlowServiceConfigError(FlowServiceError, ValueError, AirflowFailException):
+    """The Airflow connection or an operator argument is invalid; raised before any API call.
+
+    A task that raises it fails without retry (a retry would meet the same configuration).
+    """
 
 
 class FlowServiceAuthError(FlowServiceError):
@@ -96,8 +106,13 @@ class FlowServiceTransportError(FlowServiceError):
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
-class FlowServiceRunFailedError(FlowServiceError):
-    """A flow run finished unsuccessfully, or broke the failed-records policy."""
+class FlowServiceRunFailedError(FlowServiceError, AirflowFailException):
+    """A flow run finished unsuccessfully, or broke the failed-records policy.
+
+    A task that raises it fails without retry: a retry would adopt the same finished run and judge it
+    the same way (``FlowServiceTriggerRunOperator(retrigger_failed=True)`` turns a failed run into a
+    retryable error instead, since its retry re-triggers the run).
+    """
 
 
 class FlowServiceTimeoutError(FlowServiceError):

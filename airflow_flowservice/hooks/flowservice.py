@@ -67,15 +67,52 @@ def _mask(token: str) -> None:
 
 
 async def _amask(token: str) -> None:
-    from airflow.sdk.log import amask_secret
+    """Mask a secret from the event loop: ``amask_secret`` (Airflow 3.3+), else the sync ``mask_secret``.
 
-    await amask_secret(token, "flowservice_access_token")
+    Airflow 3.3's sync ``mask_secret`` sends to the supervisor with a blocking call, which stalls a
+    triggerer's loop and raises ``DeadlockImminentError`` while another trigger's async send is in flight.
+    """
+    from airflow.sdk import log
+
+    amask_secret = getattr(log, "amask_secret", None)
+    if amask_secret is not None:
+        await amask_secret(token, "flowservice_access_token")
+    else:  # Airflow < 3.3 has no async variant, and no async send for it to collide with
+        log.mask_secret(token, "flowservice_access_token")
 
 
-def credentials_from_connection(conn: Connection) -> FlowServiceCredentials:
-    """Read and check an ``adobe_flowservice`` connection; errors name the connection and the field."""
+async def _aextra(conn: Connection) -> dict[str, Any]:
+    """The connection's extra, read without blocking the event loop.
+
+    ``Connection.aextra_dejson()`` where Airflow has it; otherwise the JSON is parsed here and masked
+    with :func:`_amask`'s fallback rule (``extra_dejson`` would call the sync masker on the loop).
+    """
+    aextra = getattr(conn, "aextra_dejson", None)
+    if aextra is not None:
+        return dict(await aextra())
+    if not conn.extra:
+        return {}
+    try:
+        extra = json.loads(conn.extra)
+    except ValueError:
+        raise FlowServiceConfigError(
+            f"Connection '{conn.conn_id}' extra is not valid JSON: write it as a JSON object, e.g. "
+            '{"org_id": "<ORG_ID>@AdobeOrg", "sandbox": "<name>"}'
+        ) from None
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(extra)
+    return dict(extra) if isinstance(extra, dict) else {}
+
+
+def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None = None) -> FlowServiceCredentials:
+    """Read and check an ``adobe_flowservice`` connection; errors name the connection and the field.
+
+    :param extra: the connection's extra already read (the async path reads it with :func:`_aextra`);
+        default ``conn.extra_dejson``.
+    """
     conn_id = conn.conn_id
-    extra = conn.extra_dejson
+    extra = conn.extra_dejson if extra is None else extra
 
     def need(value: Any, where: str, fix: str) -> str:
         text = str(value).strip() if value is not None else ""
@@ -107,6 +144,12 @@ def credentials_from_connection(conn: Connection) -> FlowServiceCredentials:
         scopes=str(extra.get("scopes") or DEFAULT_SCOPES),
         ims_url=str(extra.get("ims_url") or DEFAULT_IMS_URL),
         api_url=str(extra.get("api_url") or DEFAULT_API_URL),
+    )
+
+
+def _undefined(conn_id: str, field: str, what: str) -> FlowServiceConfigError:
+    return FlowServiceConfigError(
+        f"{field}: connection {conn_id!r} is not defined; create it ({what}) or pass the id of an existing one"
     )
 
 
@@ -158,9 +201,7 @@ class FlowServiceHook(BaseHook):
         try:
             return self.get_connection(conn_id)
         except AirflowNotFoundException:
-            raise FlowServiceConfigError(
-                f"{field}: connection {conn_id!r} is not defined; create it ({what}) or pass the id of an existing one"
-            ) from None
+            raise _undefined(conn_id, field, what) from None
 
     def get_conn(self) -> FlowServiceClient:
         """The synchronous client of this hook (created once)."""
@@ -173,12 +214,29 @@ class FlowServiceHook(BaseHook):
             self.credentials, retry_policy=self.retry_policy, timeout=self.timeout, on_new_token=_mask
         )
 
+    async def aget_credentials(self) -> FlowServiceCredentials:
+        """:attr:`credentials`, read without blocking the event loop (for triggers).
+
+        Uses ``aget_connection`` and the connection's async extra accessor where Airflow has them;
+        with older Airflow the sync getter runs in a thread.
+        """
+        if "credentials" not in self.__dict__:
+            aget_connection = getattr(self, "aget_connection", None)
+            try:
+                if aget_connection is not None:
+                    conn = await aget_connection(self.flowservice_conn_id)
+                else:
+                    conn = await asyncio.to_thread(self.get_connection, self.flowservice_conn_id)
+            except AirflowNotFoundException:
+                conn_id = self.flowservice_conn_id
+                raise _undefined(conn_id, "flowservice_conn_id", f"connection type {CONN_TYPE}") from None
+            self.__dict__["credentials"] = credentials_from_connection(conn, await _aextra(conn))
+        creds: FlowServiceCredentials = self.__dict__["credentials"]
+        return creds
+
     async def get_async_client(self) -> AsyncFlowServiceClient:
         """The async client shared by every hook with the same credentials on this event loop."""
-        if "credentials" not in self.__dict__:
-            conn = await self.aget_connection(self.flowservice_conn_id)
-            self.__dict__["credentials"] = credentials_from_connection(conn)
-        creds: FlowServiceCredentials = self.__dict__["credentials"]
+        creds = await self.aget_credentials()
         loop = asyncio.get_running_loop()
         clients = _ASYNC_CLIENTS.setdefault(loop, {})
         key = (*creds.cache_key, creds.org_id, creds.sandbox, creds.api_url)

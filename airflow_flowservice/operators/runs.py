@@ -61,24 +61,36 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         self.deferrable = deferrable
         self.max_failed_records = max_failed_records
         self.max_failed_ratio = max_failed_ratio
+        self._flowservice_run_url: str | None = None  # this try's run page: links.RUN_URL_ATTR
 
     def _policy(self) -> RunPolicy:
         from airflow_flowservice.runs import RunPolicy
 
         return RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
 
-    def _announce(self, context: Context, flow_id: str, run_id: str) -> None:
+    def _remember_url(self, flow_id: str, run_id: str) -> str:
         creds = self.hook.credentials
-        url = run_url(creds.org_id, creds.sandbox, flow_id, run_id)
+        self._flowservice_run_url = run_url(creds.org_id, creds.sandbox, flow_id, run_id)
+        return self._flowservice_run_url
+
+    def _announce(self, context: Context, flow_id: str, run_id: str) -> None:
+        url = self._remember_url(flow_id, run_id)
         context["ti"].xcom_push(key="run_id", value=run_id)
         context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=url)
         self.log.info("Run %s: %s", run_id, url)
 
-    def _wait_and_judge(self, context: Context, run_id: str) -> str:
+    def _wait_and_judge(self, context: Context, run_id: str, known: Run | None = None) -> str:
+        """Wait for the run (in the worker or deferred) and judge it; ``known``: the run as just read, if it was."""
         if not self.wait_for_completion:
             return run_id
         if self.deferrable:
+            from airflow_flowservice.runs import run_state
             from airflow_flowservice.triggers.run import FlowServiceRunTrigger
+
+            if known is not None and run_state(known.status) != "running":
+                # An adopted run that has already finished: judge it now, no trip through the triggerer.
+                self.log.info("Run %s has already finished (%s): judging it now, no deferral", run_id, known.status)
+                return self._finish(context, known)
 
             self.defer(
                 trigger=FlowServiceRunTrigger(
@@ -89,7 +101,10 @@ class _RunWaitMixin(FlowServiceBaseOperator):
                 ),
                 method_name="execute_complete",
             )
-        return self._finish(context, wait_for_run(self.hook, run_id, self.poll_interval, self.wait_timeout, self.log))
+        run = wait_for_run(
+            self.hook, run_id, self.poll_interval, self.wait_timeout, self.log, url=self._flowservice_run_url
+        )
+        return self._finish(context, run)
 
     def _finish(self, context: Context, run: Run) -> str:
         from airflow_flowservice.runs import format_metrics, judge_run
@@ -158,23 +173,36 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         from airflow_flowservice.runs import run_from_event, run_state
 
         run = run_from_event(event, self.hook.get_run)
+        if run.flow_id:  # the extra link of this resumed try (a new process) names the run again
+            self._remember_url(run.flow_id, run.id)
         if event.get("status") == "failed" and run_state(run.status) != "failed":
             raise FlowServiceRunFailedError(str(event.get("message")))
         return self._finish(context, run)
 
 
-def wait_for_run(hook: FlowServiceHook, run_id: str, poll_interval: float, timeout: float, log: Any) -> Run:
-    """Poll ``GET /runs/{id}`` in the worker until the run is terminal; log status changes."""
-    from airflow_flowservice.runs import run_state
+def wait_for_run(
+    hook: FlowServiceHook, run_id: str, poll_interval: float, timeout: float, log: Any, url: str | None = None
+) -> Run:
+    """Poll ``GET /runs/{id}`` in the worker until the run is terminal.
 
+    Logs each status change, and every :data:`~airflow_flowservice.runs.HEARTBEAT_INTERVAL` seconds
+    without one a "still waiting" line (status, time since the run was created, deadline, ``url``).
+    """
+    from airflow_flowservice import runs
+
+    started = time.time()
     deadline = time.monotonic() + timeout
     last: str | None = None
+    last_line = time.monotonic()
     while True:
         run = hook.get_run(run_id)
         if run.status != last:
             log.info("Run %s status: %s", run_id, run.status or "unknown")
-            last = run.status
-        if run_state(run.status) != "running":
+            last, last_line = run.status, time.monotonic()
+        elif time.monotonic() - last_line >= runs.HEARTBEAT_INTERVAL:
+            log.info("%s", runs.heartbeat_message(run, started, started + timeout, url))
+            last_line = time.monotonic()
+        if runs.run_state(run.status) != "running":
             return run
         if time.monotonic() >= deadline:
             raise FlowServiceTimeoutError(f"run {run_id} did not finish within {timeout:.0f}s (status {last})")
@@ -303,15 +331,30 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
             flow_id, window.start, window.end, start_time=start_time, delta_column=to_send
         )
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
+        known: Run | None = None  # the adopted run as read now: a finished one is judged without deferring
         if adopted:
             self.log.info("Adopted run %s, already created for this window (no second run started)", run_id)
-            if self.retrigger_failed and run_state(self.hook.get_run(run_id).status) == "failed":
-                run_id = self.hook.retrigger_run(run_id)
+            if self.retrigger_failed or (self.deferrable and self.wait_for_completion):
+                known = self.hook.get_run(run_id)
+            if self.retrigger_failed and known is not None and run_state(known.status) == "failed":
+                run_id, known = self.hook.retrigger_run(run_id), None
                 self.log.info("Re-triggered the failed run: new run %s", run_id)
         else:
             self.log.info("Started run %s", run_id)
         self._announce(context, flow_id, run_id)
-        return self._wait_and_judge(context, run_id)
+        return self._wait_and_judge(context, run_id, known)
+
+    def _finish(self, context: Context, run: Run) -> str:
+        from airflow_flowservice.runs import run_state
+
+        try:
+            return super()._finish(context, run)
+        except FlowServiceRunFailedError as exc:
+            if not (self.retrigger_failed and run_state(run.status) == "failed"):
+                raise
+            # Retryable on purpose: the next try adopts this failed run and re-triggers it.
+            message = f"{exc.message}; the task's next try re-triggers it (retrigger_failed=True)"
+            raise FlowServiceError(message) from None
 
 
 class FlowServiceRetriggerRunOperator(_RunWaitMixin):

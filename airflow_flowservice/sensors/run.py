@@ -78,6 +78,7 @@ class FlowServiceRunSensor(BaseSensorOperator):
         self.flowservice_conn_id = flowservice_conn_id
         self.deferrable = deferrable
         self._found_run_id: str | None = None  # the run found by flow + window/time, polled by id from then on
+        self._flowservice_run_url: str | None = None  # this try's run page: links.RUN_URL_ATTR
 
     @property
     def hook(self) -> FlowServiceHook:
@@ -126,10 +127,9 @@ class FlowServiceRunSensor(BaseSensorOperator):
 
     def _announce(self, context: Context, run: Run) -> None:
         creds = self.hook.credentials
+        self._flowservice_run_url = run_url(creds.org_id, creds.sandbox, run.flow_id or "", run.id)
         context["ti"].xcom_push(key="run_id", value=run.id)
-        context["ti"].xcom_push(
-            key=RUN_URL_XCOM_KEY, value=run_url(creds.org_id, creds.sandbox, run.flow_id or "", run.id)
-        )
+        context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=self._flowservice_run_url)
 
     @staticmethod
     def _running(run: Run) -> bool:

@@ -10,13 +10,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_flowservice import DEFAULT_CONN_ID
+from airflow_flowservice import DEFAULT_CONN_ID, runs
 from airflow_flowservice.exceptions import (
     FlowServiceRateLimitError,
     FlowServiceServerError,
     FlowServiceTransportError,
 )
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
+from airflow_flowservice.links import run_url
 from airflow_flowservice.models import Run
 from airflow_flowservice.runs import run_state
 
@@ -34,7 +35,9 @@ class FlowServiceRunTrigger(BaseTrigger):
     the first run of a flow created at or after that time (a scheduled export run). A ``success``
     or ``failed`` event also carries ``run``, the run document it saw, so resuming needs no call. The deadline is
     the absolute ``end_time``, so a triggerer restart (which re-creates the trigger from
-    :meth:`serialize`) keeps the original timeout.
+    :meth:`serialize`) keeps the original timeout. Status changes are logged, and every
+    :data:`~airflow_flowservice.runs.HEARTBEAT_INTERVAL` seconds without one a "still waiting" line
+    (status, time since the run was created, deadline, the run's AEP page).
 
     :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``.
     :param end_time: epoch seconds after which the wait ends with a ``timeout`` event.
@@ -92,6 +95,7 @@ class FlowServiceRunTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id)
         last_status: str | None = None
+        started = last_line = time.time()
         # Spread the first polls of waits deferred together (a backfill, a triggerer restart) over a
         # tenth of the interval, and lengthen each pause by up to 10%: never more than one poll per
         # interval, and no poll rounds in lockstep on the loop.
@@ -108,7 +112,12 @@ class FlowServiceRunTrigger(BaseTrigger):
                     run = await hook.aget_run(self.run_id)
                     if run.status != last_status:
                         self.log.info("Run %s status: %s", self.run_id, run.status or "unknown")
-                        last_status = run.status
+                        last_status, last_line = run.status, time.time()
+                    elif time.time() - last_line >= runs.HEARTBEAT_INTERVAL:
+                        creds = await hook.aget_credentials()
+                        url = run_url(creds.org_id, creds.sandbox, run.flow_id, run.id) if run.flow_id else None
+                        self.log.info("%s", runs.heartbeat_message(run, started, self.end_time, url))
+                        last_line = time.time()
                     state = run_state(run.status)
                     if state != "running":
                         yield self._event(state, f"run {self.run_id} finished: {run.status}", run.status, run)
