@@ -6,19 +6,26 @@
     python3 dev.py lint    # ruff + mypy
     python3 dev.py bench   # benchmarks/ (writes BENCHMARKS.md figures to stdout)
 
-Each command creates ``.venv`` on first use and re-installs when pyproject.toml changed. Airflow
-runs with a temporary AIRFLOW_HOME, never ~/airflow.
+Each command creates ``.venv`` on first use and re-installs when pyproject.toml changed (pip's
+output goes to ``.venv/pip-install.log``; a progress line every few seconds). Airflow runs with a
+temporary AIRFLOW_HOME, never ~/airflow, removed afterwards.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import venv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -44,12 +51,54 @@ def ensure_venv(extras: str = EXTRAS) -> None:
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return
-    run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
+    log = VENV / "pip-install.log"
+    print(f"Installing the provider with [{extras}] into .venv (first time 1-3 minutes; pip's output: {log})")
+    started = time.monotonic()
+    with log.open("w") as out:
+        pip_install(["--upgrade", "pip"], out)
+        pip_install(["-e", f".[{extras}]"], out)
     stamp.write_text(digest)
+    print(f"Installed in {time.monotonic() - started:.0f}s", flush=True)
 
 
-def airflow_env() -> dict[str, str]:
+def pip_install(args: list[str], out: TextIO) -> None:
+    """``pip install``, its output to ``out``; a progress line every 5 s (pip can be silent for a minute)."""
+    cmd = [str(PY), "-m", "pip", "install", "--progress-bar", "off", *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = {"collected": 0, "step": "resolving"}
+    started = time.monotonic()
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(5):
+            elapsed = time.monotonic() - started
+            print(f"  ... {elapsed:3.0f}s  {seen['collected']} packages collected, {seen['step']}", flush=True)
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    assert proc.stdout is not None
+    tail: list[str] = []
+    for line in proc.stdout:
+        out.write(line)
+        tail = [*tail[-19:], line.rstrip()]
+        if line.startswith("Collecting "):
+            seen["collected"] += 1
+            seen["step"] = f"collecting {line.split()[1]}"
+        elif line.startswith(("Building wheel", "Building editable")):
+            seen["step"] = "building"
+        elif line.startswith("Installing collected packages"):
+            seen["step"] = "installing"
+    code = proc.wait()
+    done.set()
+    reporter.join()
+    if code != 0:
+        print("\n".join(["pip failed; its last lines:", *tail]), file=sys.stderr)
+        sys.exit(code)
+
+
+@contextmanager
+def airflow_env() -> Iterator[dict[str, str]]:
+    """The environment for Airflow commands: a temporary AIRFLOW_HOME, removed on exit."""
     env = dict(os.environ)
     home = tempfile.mkdtemp(prefix="flowservice-airflow-home-")
     env.update(
@@ -61,7 +110,10 @@ def airflow_env() -> dict[str, str]:
             "PYTHONPATH": str(ROOT),
         }
     )
-    return env
+    try:
+        yield env
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def cmd_test(args: list[str]) -> None:
@@ -79,14 +131,14 @@ def cmd_lint(args: list[str]) -> None:
 
 def cmd_demo(args: list[str]) -> None:
     ensure_venv()
-    env = airflow_env()
-    run(PY, "-m", "airflow", "db", "migrate", env=env)
-    run(PY, str(ROOT / "scripts" / "demo.py"), *args, env=env)
+    with airflow_env() as env:  # the demo writes Airflow's own output to a log file it names
+        run(PY, str(ROOT / "scripts" / "demo.py"), *args, env=env)
 
 
 def cmd_bench(args: list[str]) -> None:
     ensure_venv(extras="dev,benchmark")
-    run(PY, str(ROOT / "benchmarks" / "run_all.py"), *args, env=airflow_env())
+    with airflow_env() as env:
+        run(PY, str(ROOT / "benchmarks" / "run_all.py"), *args, env=env)
 
 
 COMMANDS = {"test": cmd_test, "lint": cmd_lint, "demo": cmd_demo, "bench": cmd_bench}
