@@ -12,7 +12,9 @@ still catch them by their own class.
 
 from __future__ import annotations
 
-from airflow.providers.common.compat.sdk import AirflowFailException
+import copy
+
+from airflow_flowservice._compat import AirflowFailException
 
 
 class FlowServiceError(Exception):
@@ -49,6 +51,13 @@ class FlowServiceError(Exception):
         if self.request_id:
             text += f" (request id {self.request_id})"
         return text
+
+    def with_note(self, note: str) -> FlowServiceError:
+        """A copy of this error (same class, status, code, request id) whose message ends with ``note``."""
+        new = copy.copy(self)
+        new.message = f"{self.message} ({note})"
+        new.args = (new._render(),)
+        return new
 
 
 class FlowServiceConfigError(FlowServiceError, ValueError, AirflowFailException):
@@ -117,3 +126,11 @@ class FlowServiceRunFailedError(FlowServiceError, AirflowFailException):
 
 class FlowServiceTimeoutError(FlowServiceError):
     """Waiting for a run exceeded its timeout."""
+
+
+class FlowServiceEntityExistsError(FlowServiceError):
+    """An entity with the requested name already exists and cannot be reused (``if_exists`` rules)."""
+
+
+class FlowServicePlanStaleError(FlowServiceConflictError):
+    """An entity changed in the service after a dataflows-as-code plan was made (``PATCH`` answered 412)."""

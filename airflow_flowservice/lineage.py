@@ -126,7 +126,7 @@ def destination_dataset(
     """The storage location an export target connection writes to.
 
     :param params: the target connection's API params (``bucketName``, ``container``, ``path`` or
-        ``remotePath``...), as :meth:`~airflow_flowservice.specs.ExportTargetParams.to_params` builds them.
+        ``remotePath``...), as :meth:`~airflow_flowservice.inputs.ExportTargetParams.to_params` builds them.
     :param auth: the base connection's auth params; only non-secret facts are used: SFTP ``domain``,
         ADLS Gen2 ``url``, the ``AccountName`` of an Azure Blob ``connectionString``. Empty when unknown.
     """
@@ -294,7 +294,7 @@ def emit_assets(
     context: Context, alias: str, datasets: Iterable[LineageDataset], extra: Mapping[str, Any] | None = None
 ) -> list[str]:
     """Add one Asset event per dataset to the task's ``AssetAlias(alias)`` outlet; returns their URIs."""
-    from airflow.sdk import Asset, AssetAlias
+    from airflow.providers.common.compat.sdk import Asset, AssetAlias
 
     events = context["outlet_events"][AssetAlias(alias)]
     uris: list[str] = []

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperatorLink
-from airflow.sdk.execution_time.xcom import XCom
+from airflow_flowservice._compat import BaseOperatorLink, XCom
+from airflow_flowservice.ui import RUN_URL_ATTR, RUN_URL_XCOM_KEY, run_url
+
+__all__ = ["RUN_URL_ATTR", "RUN_URL_XCOM_KEY", "FlowServiceRunLink", "run_url"]
 
 if TYPE_CHECKING:
     from airflow.models.taskinstancekey import TaskInstanceKey
     from airflow.sdk import BaseOperator
 
-RUN_URL_XCOM_KEY = "flowservice_run_url"
-AEP_UI = "https://experience.adobe.com/#/@{org}/sname:{sandbox}/platform/source/dataflows/{flow_id}"
 
-
-def run_url(org_id: str, sandbox: str, flow_id: str, run_id: str | None = None) -> str:
-    """The AEP UI page of a dataflow's activity, or of one of its runs (notes §7)."""
-    url = AEP_UI.format(org=org_id, sandbox=sandbox, flow_id=flow_id) + "/activity"
-    return f"{url}/{run_id}" if run_id else url
-
-
-#: Attribute the run-producing operators and the sensor set to this try's run page (``None`` until
-#: the run is known). The task runner asks for the link at the end of each try, in the task's process.
-RUN_URL_ATTR = "_flowservice_run_url"
 _NOT_SET = object()
 
 

@@ -64,7 +64,7 @@ class ConnectionSpec(ApiModel):
 
     @property
     def is_draft_mode_supported(self) -> bool:
-        """``attributes.isDraftModeSupported`` (seed 000): may entities of this spec be drafts."""
+        """``attributes.isDraftModeSupported``: may entities of this spec be drafts."""
         return bool(self.attributes.get("isDraftModeSupported", False))
 
 
@@ -206,7 +206,7 @@ class DurationSummary(ApiModel):
     """Run timing in epoch ms (``completedAtUTC`` may be missing on failed runs)."""
 
     started_at_utc: int | None = Field(default=None, alias="startedAtUTC")
-    # The destinations spec names it stoppedAtUTC; every example uses completedAtUTC (notes §3.1).
+    # The destinations spec names it stoppedAtUTC; every example in Adobe's monitoring guides uses completedAtUTC.
     completed_at_utc: int | None = Field(
         default=None, alias="completedAtUTC", validation_alias=AliasChoices("completedAtUTC", "stoppedAtUTC")
     )
@@ -268,7 +268,7 @@ class Run(ApiModel):
     updated_at: int | None = None
     params: dict[str, Any] | None = None
     metrics: RunMetrics = Field(default_factory=RunMetrics)
-    # The spec spells it "activites"; docs and real payloads use "activities" (notes §3.1).
+    # The spec spells it "activites"; Adobe's monitoring guides and real payloads use "activities".
     activities: list[dict[str, Any]] = Field(
         default_factory=list, validation_alias=AliasChoices("activities", "activites")
     )

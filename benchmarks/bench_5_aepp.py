@@ -266,7 +266,7 @@ class _TI:
 def provider_job(win: tuple[int, int]) -> tuple[str, float]:
     """The two operators, as a fresh task process would run them. Returns (run id, seconds until started)."""
     from airflow_flowservice.auth import TOKEN_CACHE
-    from airflow_flowservice.entities import clear_spec_cache
+    from airflow_flowservice.dataflows.catalog import clear_spec_cache
     from airflow_flowservice.operators.dataflow import FlowServiceCreateDataflowOperator
     from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
 

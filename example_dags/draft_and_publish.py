@@ -28,9 +28,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from airflow_flowservice.operators import FlowServiceCreateDataflowOperator, FlowServicePublishOperator
-
-AMAZON_S3_SOURCE_SPEC_ID = "ecadc60c-7455-4d87-84dc-2a0e293d997b"
-DATA_LAKE_TARGET_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
+from airflow_flowservice.specs import AMAZON_S3_SOURCE_SPEC_ID, DATA_LAKE_TARGET_SPEC_ID
 
 with DAG(
     dag_id="draft_and_publish",
@@ -88,7 +86,7 @@ with DAG(
         """Read every part back and log its state (``draft`` until published)."""
         # Imported when the task runs, not at every parse of this file.
         from airflow_flowservice.hooks.flowservice import FlowServiceHook
-        from airflow_flowservice.params import DATAFLOW_KINDS as kinds
+        from airflow_flowservice.validation import DATAFLOW_KINDS as kinds
 
         hook = FlowServiceHook()
         states: dict[str, str | None] = {}

@@ -25,10 +25,8 @@ from airflow.sdk import DAG, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_flowservice.operators import FlowServiceCreateDataflowOperator, FlowServiceTriggerRunOperator
+from airflow_flowservice.specs import CRM_TO_AEP_FLOW_SPEC_ID, DATA_LAKE_TARGET_SPEC_ID, GOOGLE_BIGQUERY_SPEC_ID
 
-GOOGLE_BIGQUERY = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
-DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-CRM_TO_AEP = "14518937-270c-4525-bdec-c2ba7cce3860"
 START = pendulum.today("UTC").subtract(days=3)
 
 with DAG(
@@ -55,18 +53,18 @@ with DAG(
         config={
             "base_connection": {
                 "name": "BigQuery orders account",
-                "connection_spec_id": GOOGLE_BIGQUERY,
+                "connection_spec_id": GOOGLE_BIGQUERY_SPEC_ID,
                 "auth_spec_name": "Basic Authentication",
             },
             "source_connection": {
                 "name": "BigQuery orders table",
-                "connection_spec_id": GOOGLE_BIGQUERY,
+                "connection_spec_id": GOOGLE_BIGQUERY_SPEC_ID,
                 "data": {"format": "tabular"},
                 "params": {"tableName": "sales.orders"},
             },
             "target_connection": {
                 "name": "Orders dataset",
-                "connection_spec_id": DATA_LAKE,
+                "connection_spec_id": DATA_LAKE_TARGET_SPEC_ID,
                 "data": {
                     "format": "parquet_xdm",
                     "schema": {
@@ -78,7 +76,7 @@ with DAG(
             },
             "flow": {
                 "name": "Orders incremental ingestion",
-                "flow_spec_id": CRM_TO_AEP,
+                "flow_spec_id": CRM_TO_AEP_FLOW_SPEC_ID,
                 # On-demand runs need a one-time flow (Flow Service error 1386 otherwise).
                 "schedule_params": {"start_time": START, "frequency": "once"},
             },

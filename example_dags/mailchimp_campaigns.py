@@ -38,11 +38,9 @@ from airflow_flowservice.operators import (
     FlowServiceUpdateOperator,
 )
 from airflow_flowservice.sensors import FlowServiceRunSensor
+from airflow_flowservice.specs import DATA_LAKE_TARGET_SPEC_ID, MAILCHIMP_CAMPAIGN_SPEC_ID, MAILCHIMP_FLOW_SPEC_ID
 
 # Spec ids as literals (airflow_flowservice.specs has them too, but it is heavier to import at parse time).
-DATA_LAKE_TARGET_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-MAILCHIMP_CAMPAIGN_SPEC_ID = "c8ce8c8c-37fb-4162-9fbf-c2f181e04a7a"
-MAILCHIMP_FLOW_SPEC_ID = "6499120c-0b15-42dc-936e-847ea3c24d72"
 
 CAMPAIGN_ID = "c66a200cda"
 AUTH = "Basic Authentication"  # or "oAuth2RefreshCode"

@@ -1,4 +1,5 @@
-"""The demo: every example DAG, run through Airflow against the bundled emulator, then a report.
+"""The demo: dataflows as code (plan, apply, plan again), then every example DAG run through Airflow
+against the bundled emulator, then a report.
 
 Run it with ``python3 dev.py demo`` (which creates the environment and a temporary AIRFLOW_HOME).
 Nothing here calls an Adobe host: the connection points at the emulator on 127.0.0.1.
@@ -61,6 +62,27 @@ def _logical_dates(dag: Any) -> Iterable[datetime]:
     if getattr(dag, "catchup", False):
         return [today - timedelta(days=n) for n in (3, 2, 1)]
     return [today]
+
+
+def dataflows_as_code(say: Any) -> bool:
+    """``flowservice plan``, ``apply``, ``plan`` on example_dags/dataflows.yaml: changes, applied, then none."""
+    from airflow_flowservice.cli import main as flowservice
+
+    spec = str(EXAMPLES / "dataflows.yaml")
+    started = time.monotonic()
+    print("== flowservice plan example_dags/dataflows.yaml --detailed-exitcode ==", flush=True)
+    first = flowservice(["plan", spec, "--detailed-exitcode"])
+    print(f"(exit {first})\n== flowservice apply --auto-approve ==", flush=True)
+    applied = flowservice(["apply", spec, "--auto-approve"])
+    print("== flowservice plan again ==", flush=True)
+    second = flowservice(["plan", spec, "--detailed-exitcode"])
+    print(f"(exit {second})\n", flush=True)
+    ok = (first, applied, second) == (2, 0, 0)
+    say(
+        f"Dataflows as code: plan exit {first} (changes), apply exit {applied}, plan again exit {second} "
+        f"(no change): {'as expected' if ok else 'UNEXPECTED'} in {time.monotonic() - started:.1f}s"
+    )
+    return ok
 
 
 @contextmanager
@@ -129,6 +151,8 @@ def run_demo(say: Any) -> list[str]:
         os.environ.update(emu.connection_env())
         os.environ.update(DEMO_CONNECTIONS)
         say(f"Flow Service emulator on {emu.base_url} (no Adobe account involved)")
+        if not dataflows_as_code(say):
+            failures.append("dataflows as code (plan, apply, plan)")
         bag = DagBag(str(EXAMPLES))
         if bag.import_errors:
             for path, error in bag.import_errors.items():

@@ -5,24 +5,26 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 import weakref
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-# airflow.exceptions re-exports it (Airflow 3.0 to 3.3) without declaring it in __all__.
-from airflow.exceptions import AirflowNotFoundException  # type: ignore[attr-defined]
-from airflow.sdk import BaseHook
-
 from airflow_flowservice import CONN_TYPE, DEFAULT_CONN_ID
+from airflow_flowservice._compat import (
+    AirflowNotFoundException,
+    BaseHook,
+    aextra_dejson,
+    aget_connection,
+    amask_secret,
+    mask_secret,
+)
 from airflow_flowservice.auth import DEFAULT_API_URL, DEFAULT_IMS_URL, DEFAULT_SCOPES, FlowServiceCredentials
 from airflow_flowservice.client import AsyncFlowServiceClient, FlowServiceClient, RetryPolicy, unwrap_items
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
     FlowServiceError,
     FlowServiceNotFoundError,
-    FlowServiceServerError,
     FlowServiceTransportError,
 )
 from airflow_flowservice.models import (
@@ -42,7 +44,7 @@ from airflow_flowservice.models import (
 from airflow_flowservice.specs import DATA_LAKE_SOURCE_SPEC_ID
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    from airflow_flowservice._compat import Connection
 
 M = TypeVar("M", bound=ApiModel)
 
@@ -61,55 +63,18 @@ _ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[
 
 
 def _mask(token: str) -> None:
-    from airflow.sdk.log import mask_secret
-
     mask_secret(token, "flowservice_access_token")
 
 
 async def _amask(token: str) -> None:
-    """Mask a secret from the event loop: ``amask_secret`` (Airflow 3.3+), else the sync ``mask_secret``.
-
-    Airflow 3.3's sync ``mask_secret`` sends to the supervisor with a blocking call, which stalls a
-    triggerer's loop and raises ``DeadlockImminentError`` while another trigger's async send is in flight.
-    """
-    from airflow.sdk import log
-
-    amask_secret = getattr(log, "amask_secret", None)
-    if amask_secret is not None:
-        await amask_secret(token, "flowservice_access_token")
-    else:  # Airflow < 3.3 has no async variant, and no async send for it to collide with
-        log.mask_secret(token, "flowservice_access_token")
-
-
-async def _aextra(conn: Connection) -> dict[str, Any]:
-    """The connection's extra, read without blocking the event loop.
-
-    ``Connection.aextra_dejson()`` where Airflow has it; otherwise the JSON is parsed here and masked
-    with :func:`_amask`'s fallback rule (``extra_dejson`` would call the sync masker on the loop).
-    """
-    aextra = getattr(conn, "aextra_dejson", None)
-    if aextra is not None:
-        return dict(await aextra())
-    if not conn.extra:
-        return {}
-    try:
-        extra = json.loads(conn.extra)
-    except ValueError:
-        raise FlowServiceConfigError(
-            f"Connection '{conn.conn_id}' extra is not valid JSON: write it as a JSON object, e.g. "
-            '{"org_id": "<ORG_ID>@AdobeOrg", "sandbox": "<name>"}'
-        ) from None
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(extra)
-    return dict(extra) if isinstance(extra, dict) else {}
+    await amask_secret(token, "flowservice_access_token")
 
 
 def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None = None) -> FlowServiceCredentials:
     """Read and check an ``adobe_flowservice`` connection; errors name the connection and the field.
 
-    :param extra: the connection's extra already read (the async path reads it with :func:`_aextra`);
-        default ``conn.extra_dejson``.
+    ``extra``: the connection's extras when already read (the async path reads them without
+    blocking the event loop); default ``conn.extra_dejson``.
     """
     conn_id = conn.conn_id
     extra = conn.extra_dejson if extra is None else extra
@@ -144,12 +109,6 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
         scopes=str(extra.get("scopes") or DEFAULT_SCOPES),
         ims_url=str(extra.get("ims_url") or DEFAULT_IMS_URL),
         api_url=str(extra.get("api_url") or DEFAULT_API_URL),
-    )
-
-
-def _undefined(conn_id: str, field: str, what: str) -> FlowServiceConfigError:
-    return FlowServiceConfigError(
-        f"{field}: connection {conn_id!r} is not defined; create it ({what}) or pass the id of an existing one"
     )
 
 
@@ -201,7 +160,9 @@ class FlowServiceHook(BaseHook):
         try:
             return self.get_connection(conn_id)
         except AirflowNotFoundException:
-            raise _undefined(conn_id, field, what) from None
+            raise FlowServiceConfigError(
+                f"{field}: connection {conn_id!r} is not defined; create it ({what}) or pass the id of an existing one"
+            ) from None
 
     def get_conn(self) -> FlowServiceClient:
         """The synchronous client of this hook (created once)."""
@@ -214,29 +175,12 @@ class FlowServiceHook(BaseHook):
             self.credentials, retry_policy=self.retry_policy, timeout=self.timeout, on_new_token=_mask
         )
 
-    async def aget_credentials(self) -> FlowServiceCredentials:
-        """:attr:`credentials`, read without blocking the event loop (for triggers).
-
-        Uses ``aget_connection`` and the connection's async extra accessor where Airflow has them;
-        with older Airflow the sync getter runs in a thread.
-        """
-        if "credentials" not in self.__dict__:
-            aget_connection = getattr(self, "aget_connection", None)
-            try:
-                if aget_connection is not None:
-                    conn = await aget_connection(self.flowservice_conn_id)
-                else:
-                    conn = await asyncio.to_thread(self.get_connection, self.flowservice_conn_id)
-            except AirflowNotFoundException:
-                conn_id = self.flowservice_conn_id
-                raise _undefined(conn_id, "flowservice_conn_id", f"connection type {CONN_TYPE}") from None
-            self.__dict__["credentials"] = credentials_from_connection(conn, await _aextra(conn))
-        creds: FlowServiceCredentials = self.__dict__["credentials"]
-        return creds
-
     async def get_async_client(self) -> AsyncFlowServiceClient:
         """The async client shared by every hook with the same credentials on this event loop."""
-        creds = await self.aget_credentials()
+        if "credentials" not in self.__dict__:
+            conn = await aget_connection(self, self.flowservice_conn_id)
+            self.__dict__["credentials"] = credentials_from_connection(conn, await aextra_dejson(conn))
+        creds: FlowServiceCredentials = self.__dict__["credentials"]
         loop = asyncio.get_running_loop()
         clients = _ASYNC_CLIENTS.setdefault(loop, {})
         key = (*creds.cache_key, creds.org_id, creds.sandbox, creds.api_url)
@@ -347,10 +291,10 @@ class FlowServiceHook(BaseHook):
             raise FlowServiceNotFoundError(f"run {run_id} is not in the response", status=404)
         return Run.model_validate(items[0])
 
-    # -- dataset export and explore (issue 7) ------------------------------------------------
+    # -- dataset export and explore ------------------------------------------------------------
 
     def iter_exportable_datasets(self, page_size: int = 20) -> Iterator[DatasetInfo]:
-        """Every dataset eligible for export (seed 003), across pages.
+        """Every dataset eligible for export (Adobe's "Export datasets using the Flow Service API"), across pages.
 
         ``GET /connectionSpecs/{data lake source}/configs?outputType=activationDatasets&outputField=datasets``
         pages with ``start``/``limit`` and a ``pageInfo {start, end, total, hasNext}``, not with a
@@ -385,7 +329,10 @@ class FlowServiceHook(BaseHook):
         object_name: str = "json",
         file_type: str = "json",
     ) -> Any:
-        """Preview a REST source's data (seed 004): ``GET /connections/{id}/explore`` with base64 ``sourceParams``."""
+        """Preview a REST source's data: ``GET /connections/{id}/explore`` with base64 ``sourceParams``.
+
+        As Adobe's Mailchimp source guides call it.
+        """
         encoded = base64.b64encode(json.dumps(source_params, separators=(",", ":")).encode()).decode()
         return self.client.request(
             "GET",
@@ -399,17 +346,14 @@ class FlowServiceHook(BaseHook):
             ],
         )
 
-    # -- runs (issue 6) ----------------------------------------------------------------------
+    # -- runs ----------------------------------------------------------------------------------
 
     def find_run_for_window(self, flow_id: str, window_start: int, window_end: int) -> Run | None:
-        """The run of ``flow_id`` created for exactly this window (newest if several), or ``None``.
+        """The run of ``flow_id`` created for exactly this window (newest if several), or ``None``."""
+        from airflow_flowservice.runs.start import find_run_for_window
+        from airflow_flowservice.runs.windows import RunWindow
 
-        Pages are read only until it is found: a retried task finds its recent run on the first page.
-        """
-        for run in self.iter_runs(flow_id):
-            if run.window() == (window_start, window_end):
-                return run
-        return None
+        return find_run_for_window(self, flow_id, RunWindow(window_start, window_end))
 
     def find_run_created_after(self, flow_id: str, created_after_ms: int) -> Run | None:
         """The earliest run of ``flow_id`` created at or after ``created_after_ms`` (epoch ms)."""
@@ -425,55 +369,24 @@ class FlowServiceHook(BaseHook):
         *,
         start_time: int,
         delta_column: dict[str, str] | None = None,
-        lookup_attempts: int = 5,
-        lookup_delay: float = 1.0,
     ) -> tuple[str, bool]:
         """Start one on-demand run for a window, exactly once: ``(run_id, adopted)``.
 
-        A run already created for this flow and window (by a previous try of the task, or a request
-        whose response was lost) is adopted instead of starting a second one. When the ``POST /runs``
-        outcome is unknown (connection broken after sending, or 5xx), the run is looked up again
-        ``lookup_attempts`` times before giving up; the request is never blindly re-sent.
+        See :func:`airflow_flowservice.runs.start.start_window_run`: a run already created for this
+        flow and window is adopted instead of starting a second one.
         """
-        existing = self.find_run_for_window(flow_id, window_start, window_end)
-        if existing is not None:
-            return existing.id, True
-        # Epoch seconds as strings, as seed 002 sends them (the spec says ms; the notes conclude seconds).
-        params: dict[str, Any] = {
-            "startTime": str(start_time),
-            "windowStartTime": str(window_start),
-            "windowEndTime": str(window_end),
-        }
-        if delta_column is not None:
-            params["deltaColumn"] = delta_column
-        try:
-            body = self.client.request("POST", "/runs", json={"flowId": flow_id, "params": params})
-        except (FlowServiceTransportError, FlowServiceServerError) as exc:
-            if isinstance(exc, FlowServiceTransportError) and not exc.request_sent:
-                raise
-            self.log.warning("POST /runs outcome unknown (%s); looking the run up instead of re-sending", exc.message)
-            for _ in range(lookup_attempts):
-                found = self.find_run_for_window(flow_id, window_start, window_end)
-                if found is not None:
-                    return found.id, True
-                time.sleep(lookup_delay)
-            raise FlowServiceError(
-                f"POST /runs for flow {flow_id} window {window_start}..{window_end} failed ({exc.message}) and no run "
-                "exists for that window; retrying the task is safe (it looks the run up before creating one)",
-                status=exc.status,
-                code=exc.code,
-                request_id=exc.request_id,
-            ) from None
-        # POST /runs is documented both bare {id, etag} (spec) and wrapped in items (seed 002): accept both.
-        items = unwrap_items(body)
-        if not items or not items[0].get("id"):
-            raise FlowServiceError(f"POST /runs answered without a run id: {body!r}")
-        return str(items[0]["id"]), False
+        from airflow_flowservice.runs.start import start_window_run
+        from airflow_flowservice.runs.windows import RunWindow
+
+        window = RunWindow(window_start, window_end)
+        started = start_window_run(self, flow_id, window, start_time=start_time, delta_column=delta_column)
+        return started.run_id, started.adopted
 
     def retrigger_run(self, run_id: str) -> str:
         """Re-trigger a failed run (``POST /runs/{id}/action?op=RE_TRIGGER``); returns the new run id.
 
-        The spec's enum spells it ``RE_TRIGGER``, the docs ``re-trigger`` (notes §2.2): we send the spec's.
+        The spec's enum spells it ``RE_TRIGGER``, Adobe's "Retry failed dataflow runs" guide
+        ``re-trigger``: we send the spec's.
         """
         body = self.client.request("POST", f"/runs/{run_id}/action", params=[("op", "RE_TRIGGER")], retry_safe=False)
         items = unwrap_items(body)
@@ -504,7 +417,6 @@ def _explain_test_failure(exc: FlowServiceError) -> str:
     from airflow_flowservice.exceptions import (
         FlowServiceAuthError,
         FlowServicePermissionError,
-        FlowServiceTransportError,
     )
 
     if isinstance(exc, FlowServiceConfigError):

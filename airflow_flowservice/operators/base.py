@@ -1,8 +1,8 @@
 """The base every Flow Service operator stands on: connection id and a lazily built hook.
 
 Import rule for operator and sensor modules: at module level only ``airflow.sdk``,
-``airflow_flowservice.exceptions``, ``.kinds``, ``.links`` and this module; the hook, the client,
-the pydantic models and the logic modules are imported inside the methods that run at execute
+``airflow_flowservice.exceptions``, ``.kinds``, ``.links``, ``.ui`` and this module; the hook, the client,
+the pydantic models and the dataflow and runs layers are imported inside the methods that run at execute
 time. DAG files are parsed in fresh processes over and over, and these imports would cost ~40 ms a
 parse (BENCHMARKS.md, section 3).
 """
@@ -12,9 +12,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_flowservice import DEFAULT_CONN_ID
+from airflow_flowservice._compat import BaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

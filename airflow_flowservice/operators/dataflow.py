@@ -10,8 +10,9 @@ from airflow_flowservice.operators.base import FlowServiceBaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_flowservice.entities import EnsuredEntity
-    from airflow_flowservice.params import DataflowConfig, IfExists
+    from airflow_flowservice.dataflows.ensure import EnsuredEntity
+    from airflow_flowservice.inputs import DataflowConfig
+    from airflow_flowservice.validation import IfExists
 
 
 class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
@@ -44,7 +45,7 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
             }
 
         Each part takes the arguments of its single-entity operator (``params`` for a connection's
-        ``params`` block); see :class:`~airflow_flowservice.params.DataflowConfig`.
+        ``params`` block); see :class:`~airflow_flowservice.inputs.DataflowConfig`.
     :param draft: create every part with ``mode=draft`` (each spec must support drafts). Default ``False``.
     :param if_exists: ``"reuse"`` (default) or ``"fail"``, applied to each part.
     :param auth_params_from_conn_id: an Airflow connection supplying the base connection's auth
@@ -74,26 +75,53 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
         self.auth_conn_fields = auth_conn_fields
 
     def execute(self, context: Context) -> dict[str, str | None]:
-        from airflow_flowservice import entities
-        from airflow_flowservice.entities import DATAFLOW_KEYS
-        from airflow_flowservice.params import DataflowConfig, check_if_exists, validate_input
+        from airflow_flowservice.dataflows.credentials import auth_params_from_connection
+        from airflow_flowservice.validation import check_if_exists
 
         if_exists = check_if_exists(self.if_exists)
-        raw = self.config.model_dump() if isinstance(self.config, DataflowConfig) else self.config
-        cfg = validate_input(DataflowConfig, raw, prefix="config", context={"draft": self.draft, "dataflow": True})
+        cfg = validated_dataflow(self.config, draft=self.draft)
         from_conn = (
-            entities.auth_params_from_connection(self.hook, self.auth_params_from_conn_id, self.auth_conn_fields)
+            auth_params_from_connection(self.hook, self.auth_params_from_conn_id, self.auth_conn_fields)
             if self.auth_params_from_conn_id
             else None
         )
-        ti = context["ti"]
-
-        def pushed(key: str, entity: EnsuredEntity) -> None:
-            ti.xcom_push(key=key, value=entity.id)
-
-        parts = entities.create_dataflow(
-            self.hook, cfg, draft=self.draft, if_exists=if_exists, auth_params=from_conn, on_created=pushed
+        return create_dataflow_pushing_ids(
+            self, context, cfg, draft=self.draft, if_exists=if_exists, auth_params=from_conn
         )
-        ids: dict[str, str | None] = {key: (parts[key].id if key in parts else None) for key in DATAFLOW_KEYS}
-        self.log.info("Dataflow ready%s: %s", " (drafts)" if self.draft else "", ids)
-        return ids
+
+
+def validated_dataflow(config: Mapping[str, Any] | DataflowConfig, *, draft: bool) -> DataflowConfig:
+    """``config`` validated as a :class:`~airflow_flowservice.inputs.DataflowConfig`; errors name ``config.<field>``."""
+    from airflow_flowservice.inputs import DataflowConfig
+    from airflow_flowservice.validation import validate_input
+
+    raw = config.model_dump() if isinstance(config, DataflowConfig) else config
+    return validate_input(DataflowConfig, raw, prefix="config", context={"draft": draft, "dataflow": True})
+
+
+def create_dataflow_pushing_ids(
+    task: FlowServiceBaseOperator,
+    context: Context,
+    cfg: DataflowConfig,
+    *,
+    draft: bool,
+    if_exists: IfExists,
+    auth_params: Mapping[str, Any] | None,
+) -> dict[str, str | None]:
+    """Create (or reuse) the dataflow of ``cfg``, pushing each part's id to XCom as soon as it exists.
+
+    Returns ``{"base_connection_id", "source_connection_id", "target_connection_id", "flow_id"}``.
+    """
+    from airflow_flowservice.dataflows.create import DATAFLOW_KEYS, create_dataflow
+
+    ti = context["ti"]
+
+    def pushed(key: str, entity: EnsuredEntity) -> None:
+        ti.xcom_push(key=key, value=entity.id)
+
+    parts = create_dataflow(
+        task.hook, cfg, draft=draft, if_exists=if_exists, auth_params=auth_params, on_created=pushed
+    )
+    ids: dict[str, str | None] = {key: (parts[key].id if key in parts else None) for key in DATAFLOW_KEYS}
+    task.log.info("Dataflow ready%s: %s", " (drafts)" if draft else "", ids)
+    return ids

@@ -17,8 +17,8 @@ from airflow_flowservice.operators.base import FlowServiceBaseOperator, push_ref
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_flowservice.entities import EnsuredEntity
-    from airflow_flowservice.params import IfExists
+    from airflow_flowservice.dataflows.ensure import EnsuredEntity
+    from airflow_flowservice.validation import IfExists
 
 _CONN_TEMPLATE_FIELDS = ("name", "description", "connection_spec_id", "connection_spec_version", "extra_body")
 
@@ -34,7 +34,7 @@ class _CreateEntityOperator(FlowServiceBaseOperator):
         self.if_exists = if_exists
 
     def execute(self, context: Context) -> str:
-        from airflow_flowservice.params import check_if_exists
+        from airflow_flowservice.validation import check_if_exists
 
         if_exists = check_if_exists(self.if_exists)
         result = self.ensure(if_exists)
@@ -109,8 +109,10 @@ class FlowServiceCreateBaseConnectionOperator(_CreateEntityOperator):
         self.extra_body = extra_body
 
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
-        from airflow_flowservice import entities
-        from airflow_flowservice.params import BaseConnectionInput, validate_input
+        from airflow_flowservice.dataflows.credentials import auth_params_from_connection
+        from airflow_flowservice.dataflows.ensure import create_base_connection
+        from airflow_flowservice.inputs import BaseConnectionInput
+        from airflow_flowservice.validation import validate_input
 
         inp = validate_input(
             BaseConnectionInput,
@@ -125,13 +127,11 @@ class FlowServiceCreateBaseConnectionOperator(_CreateEntityOperator):
             },
         )
         from_conn = (
-            entities.auth_params_from_connection(self.hook, self.auth_params_from_conn_id, self.auth_conn_fields)
+            auth_params_from_connection(self.hook, self.auth_params_from_conn_id, self.auth_conn_fields)
             if self.auth_params_from_conn_id
             else None
         )
-        return entities.create_base_connection(
-            self.hook, inp, draft=self.draft, if_exists=if_exists, auth_params=from_conn
-        )
+        return create_base_connection(self.hook, inp, draft=self.draft, if_exists=if_exists, auth_params=from_conn)
 
 
 class _CreateConnectionOperator(_CreateEntityOperator):
@@ -161,8 +161,9 @@ class _CreateConnectionOperator(_CreateEntityOperator):
         self.extra_body = extra_body
 
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
-        from airflow_flowservice import entities
-        from airflow_flowservice.params import SourceConnectionInput, TargetConnectionInput, validate_input
+        from airflow_flowservice.dataflows.ensure import create_connection
+        from airflow_flowservice.inputs import SourceConnectionInput, TargetConnectionInput
+        from airflow_flowservice.validation import validate_input
 
         model = SourceConnectionInput if self.kind == EntityKind.SOURCE_CONNECTION else TargetConnectionInput
         inp = validate_input(
@@ -179,7 +180,7 @@ class _CreateConnectionOperator(_CreateEntityOperator):
             },
             rename={"params": "connection_params"},
         )
-        return entities.create_connection(self.hook, self.kind, inp, draft=self.draft, if_exists=if_exists)
+        return create_connection(self.hook, self.kind, inp, draft=self.draft, if_exists=if_exists)
 
 
 class FlowServiceCreateSourceConnectionOperator(_CreateConnectionOperator):
@@ -302,8 +303,9 @@ class FlowServiceCreateFlowOperator(_CreateEntityOperator):
         self.extra_body = extra_body
 
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
-        from airflow_flowservice import entities
-        from airflow_flowservice.params import FlowInput, validate_input
+        from airflow_flowservice.dataflows.ensure import create_flow
+        from airflow_flowservice.inputs import FlowInput
+        from airflow_flowservice.validation import validate_input
 
         inp = validate_input(
             FlowInput,
@@ -321,4 +323,4 @@ class FlowServiceCreateFlowOperator(_CreateEntityOperator):
             },
             context={"draft": self.draft},
         )
-        return entities.create_flow(self.hook, inp, draft=self.draft, if_exists=if_exists)
+        return create_flow(self.hook, inp, draft=self.draft, if_exists=if_exists)

@@ -17,7 +17,7 @@ class FlowServiceExploreOperator(FlowServiceBaseOperator):
     Preview the data a REST source (e.g. a Mailchimp campaign) would ingest.
 
     Calls ``GET /connections/{base_connection_id}/explore?objectType=rest&preview=true`` with the
-    source params base64-encoded as ``sourceParams`` (seed 004), and returns
+    source params base64-encoded as ``sourceParams`` (Adobe's Mailchimp source guides), and returns
     ``{"rows": [...], "columns": [{"name", "type"}], "row_count": n}`` (also the XCom value).
 
     :param base_connection_id: id of the source's base connection (templated).
@@ -48,7 +48,7 @@ class FlowServiceExploreOperator(FlowServiceBaseOperator):
         self.max_rows = max_rows
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_flowservice.preview import infer_columns, preview_rows
+        from airflow_flowservice.dataflows.preview import infer_columns, preview_rows
 
         if not str(self.base_connection_id or "").strip():
             raise FlowServiceConfigError("base_connection_id: is empty; pass the id of the source's base connection")

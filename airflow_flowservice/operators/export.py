@@ -1,4 +1,7 @@
-"""Dataset export to cloud storage (seed 003): list eligible datasets, export them to a destination."""
+"""Dataset export to cloud storage: list eligible datasets, export them to a destination.
+
+As Adobe's guide "Export datasets using the Flow Service API" describes it.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +13,27 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
-from airflow_flowservice.operators.dataflow import FlowServiceCreateDataflowOperator
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airflow_flowservice.specs import DestinationSpec, ExportSchedule, ExportTargetParams
+    from airflow_flowservice.inputs import ExportSchedule, ExportTargetParams
+    from airflow_flowservice.specs import DestinationSpec
+    from airflow_flowservice.validation import IfExists
 
 
 class FlowServiceListExportableDatasetsOperator(FlowServiceBaseOperator):
     """
     List the datasets that can be exported to a cloud storage destination.
 
-    Reads every page of the data lake source's ``activationDatasets`` configs (seed 003) and returns
+    Reads every page of the data lake source's ``activationDatasets`` configs and returns
     ``[{"id", "name", "state"}, ...]`` (the XCom value), optionally filtered.
 
     :param name_pattern: keep datasets whose name matches this glob, case-insensitively,
         e.g. ``"AAM *"`` (templated). Default: all.
     :param states: keep datasets in one of these states, e.g. ``["ENABLED"]``. Default: all.
-    :param page_size: datasets per page requested. Default 20 (as in seed 003).
+    :param page_size: datasets per page requested. Default 20 (as in Adobe's dataset-export guide).
     """
 
     template_fields: Sequence[str] = ("name_pattern",)
@@ -93,9 +97,9 @@ def _dataset_refs(dataset_ids: Any) -> list[dict[str, str]]:
     return sorted({r["dataSetId"]: r for r in refs}.values(), key=lambda r: r["dataSetId"])
 
 
-class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
+class FlowServiceDatasetExportOperator(FlowServiceBaseOperator):
     """
-    Export datasets to a cloud storage destination (seed 003), creating or reusing the dataflow.
+    Export datasets to a cloud storage destination, creating or reusing the dataflow.
 
     Builds, from one description, the data lake source connection holding the datasets, the
     destination's base connection (credentials from an Airflow connection), the target connection
@@ -133,7 +137,9 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         :data:`airflow_flowservice.specs.DESTINATIONS`).
     :param check_eligible: check (one paged read) that every dataset is eligible for export before
         creating anything. Default ``True``.
-    :param if_exists: ``"reuse"`` (default) or ``"fail"``.
+    :param if_exists: ``"reuse"`` (default) or ``"fail"``, applied to each part.
+    :param draft: create every part as a draft (publish it with
+        :class:`~airflow_flowservice.operators.FlowServicePublishOperator`). Default ``False``.
     """
 
     template_fields: Sequence[str] = (
@@ -158,9 +164,13 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         destination_conn_id: str | None = None,
         auth_spec_name: str | None = None,
         check_eligible: bool = True,
+        if_exists: IfExists = "reuse",
+        draft: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(config={}, **kwargs)
+        super().__init__(**kwargs)
+        self.if_exists = if_exists
+        self.draft = draft
         self.destination = destination
         self.dataset_ids = dataset_ids
         self.target = target
@@ -173,8 +183,9 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
     def _validated(self) -> tuple[DestinationSpec, ExportTargetParams, ExportSchedule, list[dict[str, str]]]:
         from pydantic import ValidationError
 
-        from airflow_flowservice.params import config_error
-        from airflow_flowservice.specs import ExportSchedule, get_destination
+        from airflow_flowservice.inputs import ExportSchedule, target_params_model
+        from airflow_flowservice.specs import get_destination
+        from airflow_flowservice.validation import config_error
 
         try:
             dest = get_destination(str(self.destination))
@@ -182,7 +193,7 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         except ValueError as exc:
             raise FlowServiceConfigError(str(exc)) from None
         try:
-            target = dest.target_params.model_validate(dict(self.target or {}))
+            target = target_params_model(dest).model_validate(dict(self.target or {}))
         except ValidationError as exc:
             raise config_error(exc, prefix="target") from None
         try:
@@ -200,18 +211,20 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         return dest, target, schedule, _dataset_refs(self.dataset_ids)
 
     def execute(self, context: Context) -> dict[str, str | None]:
-        from airflow_flowservice import entities
+        from airflow_flowservice.dataflows.credentials import auth_params_from_connection
+        from airflow_flowservice.operators.dataflow import create_dataflow_pushing_ids, validated_dataflow
         from airflow_flowservice.specs import DATA_LAKE_SOURCE_SPEC_ID
+        from airflow_flowservice.validation import check_if_exists
 
         dest, target, schedule, datasets = self._validated()
+        if_exists = check_if_exists(self.if_exists)
         method = dest.auth_method(self.auth_spec_name)
+        auth_params = None
         if method is not None and self.destination_conn_id:
             # Read (and mask) the credentials before any API call, so a missing field fails first.
-            entities.auth_params_from_connection(
+            auth_params = auth_params_from_connection(
                 self.hook, self.destination_conn_id, method.params_from, field="destination_conn_id"
             )
-            self.auth_params_from_conn_id = self.destination_conn_id
-            self.auth_conn_fields = dict(method.params_from)
         if self.check_eligible:
             eligible = {d.id for d in self.hook.iter_exportable_datasets()}
             missing = [d["dataSetId"] for d in datasets if d["dataSetId"] not in eligible]
@@ -224,7 +237,7 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         base = {"name": f"{self.name} account", "connection_spec_id": dest.connection_spec_id}
         if method is not None:
             base["auth_spec_name"] = method.spec_name
-        self.config = {
+        config = {
             "base_connection": base,
             "source_connection": {
                 "name": f"{self.name} source {_fingerprint(datasets)}",
@@ -251,7 +264,10 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
             schedule.time_unit,
             schedule.start_time,
         )
-        return super().execute(context)
+        cfg = validated_dataflow(config, draft=self.draft)
+        return create_dataflow_pushing_ids(
+            self, context, cfg, draft=self.draft, if_exists=if_exists, auth_params=auth_params
+        )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
         """
@@ -261,7 +277,7 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         For SFTP, Azure Blob and ADLS Gen2 the host or storage account is read from
         ``destination_conn_id`` (an Airflow connection, not the API). See ``docs/lineage.md``.
         """
-        from airflow_flowservice import entities
+        from airflow_flowservice.dataflows.credentials import auth_params_from_connection
         from airflow_flowservice.lineage import (
             NEEDS_BASE_AUTH,
             export_lineage,
@@ -275,7 +291,7 @@ class FlowServiceDatasetExportOperator(FlowServiceCreateDataflowOperator):
         method = dest.auth_method(self.auth_spec_name)
         auth: dict[str, Any] = {}
         if method is not None and dest.key in NEEDS_BASE_AUTH and self.destination_conn_id:
-            auth = entities.auth_params_from_connection(self.hook, self.destination_conn_id, method.params_from)
+            auth = auth_params_from_connection(self.hook, self.destination_conn_id, method.params_from)
         creds = self.hook.credentials
         return to_operator_lineage(
             export_lineage(

@@ -12,7 +12,7 @@ from airflow_flowservice.operators.base import FlowServiceBaseOperator, push_ref
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_flowservice.entities import DeletePlan
+    from airflow_flowservice.dataflows.delete import DeletePlan
 
 _STATES = {"enable": "enable", "enabled": "enable", "disable": "disable", "disabled": "disable"}
 
@@ -62,18 +62,17 @@ class FlowServiceDeleteOperator(FlowServiceBaseOperator):
         self.missing_ok = missing_ok
 
     def execute(self, context: Context) -> list[dict[str, str]]:
-        from airflow_flowservice import entities
+        from airflow_flowservice.dataflows.delete import delete_entities
 
         plan = self._plan()
         if plan is None:
             return [{"kind": self.kind, "id": str(self.entity_id), "action": "already deleted", "reason": ""}]
-        steps = entities.delete_entities(self.hook, plan, missing_ok=self.missing_ok)
+        steps = delete_entities(self.hook, plan, missing_ok=self.missing_ok)
         return [{"kind": s.kind.value, "id": s.id, "action": s.action, "reason": s.reason} for s in steps]
 
     def _plan(self) -> DeletePlan | None:
-        from airflow_flowservice import entities
-        from airflow_flowservice.entities import DeletePlan
-        from airflow_flowservice.params import check_entity_id, parse_kind
+        from airflow_flowservice.dataflows.delete import DeletePlan, plan_cascade
+        from airflow_flowservice.validation import check_entity_id, parse_kind
 
         if (self.entity_id is None) == (self.dataflow_ids is None):
             raise FlowServiceConfigError("entity_id: give exactly one of entity_id or dataflow_ids")
@@ -91,7 +90,7 @@ class FlowServiceDeleteOperator(FlowServiceBaseOperator):
             }[kind].append(entity_id)
             return plan
         try:
-            return entities.plan_cascade(self.hook, kind, entity_id)
+            return plan_cascade(self.hook, kind, entity_id)
         except FlowServiceNotFoundError:
             if not self.missing_ok:
                 raise
@@ -104,8 +103,8 @@ class FlowServiceDeleteOperator(FlowServiceBaseOperator):
 
     @staticmethod
     def _plan_from_ids(ids: Mapping[str, str | None]) -> DeletePlan:
-        from airflow_flowservice.entities import DeletePlan
-        from airflow_flowservice.params import check_dataflow_ids
+        from airflow_flowservice.dataflows.delete import DeletePlan
+        from airflow_flowservice.validation import check_dataflow_ids
 
         checked = check_dataflow_ids(ids)
         return DeletePlan(
@@ -138,7 +137,7 @@ class FlowServiceSetFlowStateOperator(FlowServiceBaseOperator):
         op = _STATES.get(str(self.state).strip().lower())
         if op is None:
             raise FlowServiceConfigError(f"state: must be 'enabled' or 'disabled' (got {self.state!r})")
-        from airflow_flowservice.params import check_entity_id
+        from airflow_flowservice.validation import check_entity_id
 
         flow_id = check_entity_id(self.flow_id, "flow_id")
         ref = self.hook.entity_action(EntityKind.FLOW, flow_id, op)

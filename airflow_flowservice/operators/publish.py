@@ -59,8 +59,8 @@ class FlowServicePublishOperator(FlowServiceBaseOperator):
         self.dataflow_ids = dataflow_ids
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_flowservice import entities
-        from airflow_flowservice.params import check_dataflow_ids, check_entity_id, parse_kind
+        from airflow_flowservice.dataflows.publish import publish_dataflow, publish_in_order
+        from airflow_flowservice.validation import check_dataflow_ids, check_entity_id, parse_kind
 
         given = [name for name in ("flow_id", "entity_id", "dataflow_ids") if getattr(self, name) is not None]
         if len(given) != 1:
@@ -72,12 +72,12 @@ class FlowServicePublishOperator(FlowServiceBaseOperator):
             ids = check_dataflow_ids(self.dataflow_ids)
             if not ids:
                 raise FlowServiceConfigError("dataflow_ids: holds no id; pass create_dataflow.output")
-            steps = entities.publish_dataflow(self.hook, ids)
+            steps = publish_dataflow(self.hook, ids)
         elif self.flow_id is not None:
-            steps = entities.publish_in_order(self.hook, EntityKind.FLOW, check_entity_id(self.flow_id, "flow_id"))
+            steps = publish_in_order(self.hook, EntityKind.FLOW, check_entity_id(self.flow_id, "flow_id"))
         else:
             kind, entity_id = parse_kind(self.kind), check_entity_id(self.entity_id, "entity_id")
-            steps = entities.publish_in_order(self.hook, kind, entity_id)
+            steps = publish_in_order(self.hook, kind, entity_id)
         root = steps[-1]
         push_ref(context, root.id, root.etag)
         return {

@@ -1,4 +1,7 @@
-"""On-demand runs for a window (seed 002): trigger exactly once per flow and window, wait, judge."""
+"""On-demand runs for a window: trigger exactly once per flow and window, wait, judge.
+
+As Adobe's guide "Create a flow run for on-demand ingestion using the Flow Service API" describes them.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +9,45 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import AssetAlias, conf
-
+from airflow_flowservice._compat import AssetAlias, conf
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
     FlowServiceError,
     FlowServiceRunFailedError,
-    FlowServiceTimeoutError,
 )
 from airflow_flowservice.kinds import EntityKind
-from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
+from airflow_flowservice.links import FlowServiceRunLink
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.models import Flow, Run
-    from airflow_flowservice.runs import RunPolicy
-    from airflow_flowservice.windows import RunWindow
+    from airflow_flowservice.runs.wait import RunWait
+    from airflow_flowservice.runs.windows import RunWindow
 
 
 def _default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
-class _RunWaitMixin(FlowServiceBaseOperator):
-    """Waiting and judging shared by the trigger and re-trigger operators."""
+class FlowServiceRunOperatorBase(FlowServiceBaseOperator):
+    """
+    Base of the operators that produce a run and wait for it: the wait settings and the lineage.
+
+    The waiting itself is :class:`~airflow_flowservice.runs.wait.RunWait`, which the sensor uses too.
+
+    :param wait_for_completion: wait for the run to finish and judge it. Default ``True``.
+    :param poll_interval: seconds between status polls. Default 30.
+    :param timeout: seconds to wait for the run before failing. Default 6 hours.
+    :param deferrable: wait in the triggerer instead of the worker. Default
+        ``[operators] default_deferrable``.
+    :param max_failed_records: fail a successful run with more failed records than this. Default no limit.
+    :param max_failed_ratio: fail a successful run whose failed/read ratio exceeds this (0..1). Default no limit.
+    :param asset_alias: on success, add an Airflow Asset event for each dataset the flow writes to
+        ``AssetAlias(asset_alias)``, which is added to the task's outlets. Default ``None``.
+    """
 
     operator_extra_links = (FlowServiceRunLink(),)
 
@@ -61,57 +75,25 @@ class _RunWaitMixin(FlowServiceBaseOperator):
         self.deferrable = deferrable
         self.max_failed_records = max_failed_records
         self.max_failed_ratio = max_failed_ratio
-        self._flowservice_run_url: str | None = None  # this try's run page: links.RUN_URL_ATTR
+        self._flowservice_run_url: str | None = None  # this try's run page (ui.RUN_URL_ATTR), for the link
 
-    def _policy(self) -> RunPolicy:
-        from airflow_flowservice.runs import RunPolicy
+    def _run_wait(self) -> RunWait:
+        """The wait of this task (validates the failed-records policy)."""
+        from airflow_flowservice.runs.judge import RunPolicy
+        from airflow_flowservice.runs.wait import RunWait
+        from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 
-        return RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
-
-    def _remember_url(self, flow_id: str, run_id: str) -> str:
-        creds = self.hook.credentials
-        self._flowservice_run_url = run_url(creds.org_id, creds.sandbox, flow_id, run_id)
-        return self._flowservice_run_url
-
-    def _announce(self, context: Context, flow_id: str, run_id: str) -> None:
-        url = self._remember_url(flow_id, run_id)
-        context["ti"].xcom_push(key="run_id", value=run_id)
-        context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=url)
-        self.log.info("Run %s: %s", run_id, url)
+        policy = RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
+        return RunWait(self, policy, self.poll_interval, self.wait_timeout, self.deferrable, FlowServiceRunTrigger)
 
     def _wait_and_judge(self, context: Context, run_id: str, known: Run | None = None) -> str:
-        """Wait for the run (in the worker or deferred) and judge it; ``known``: the run as just read, if it was."""
         if not self.wait_for_completion:
             return run_id
-        if self.deferrable:
-            from airflow_flowservice.runs import run_state
-            from airflow_flowservice.triggers.run import FlowServiceRunTrigger
+        wait = self._run_wait()
+        return self._finish(context, wait, wait.settle(context, run_id=run_id, known=known))
 
-            if known is not None and run_state(known.status) != "running":
-                # An adopted run that has already finished: judge it now, no trip through the triggerer.
-                self.log.info("Run %s has already finished (%s): judging it now, no deferral", run_id, known.status)
-                return self._finish(context, known)
-
-            self.defer(
-                trigger=FlowServiceRunTrigger(
-                    flowservice_conn_id=self.flowservice_conn_id,
-                    run_id=run_id,
-                    end_time=time.time() + self.wait_timeout,
-                    poll_interval=self.poll_interval,
-                ),
-                method_name="execute_complete",
-            )
-        run = wait_for_run(
-            self.hook, run_id, self.poll_interval, self.wait_timeout, self.log, url=self._flowservice_run_url
-        )
-        return self._finish(context, run)
-
-    def _finish(self, context: Context, run: Run) -> str:
-        from airflow_flowservice.runs import format_metrics, judge_run
-
-        metrics = judge_run(run, self._policy())
-        context["ti"].xcom_push(key="metrics", value=metrics)
-        self.log.info("%s", format_metrics(metrics))
+    def _finish(self, context: Context, wait: RunWait, run: Run) -> str:
+        metrics = wait.finish(context, run)
         if self.asset_alias:
             self._emit_assets(context, run, metrics)
         return run.id
@@ -170,46 +152,11 @@ class _RunWaitMixin(FlowServiceBaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the deferred wait: judge the run the trigger reported on."""
-        from airflow_flowservice.runs import run_from_event, run_state
-
-        run = run_from_event(event, self.hook.get_run)
-        if run.flow_id:  # the extra link of this resumed try (a new process) names the run again
-            self._remember_url(run.flow_id, run.id)
-        if event.get("status") == "failed" and run_state(run.status) != "failed":
-            raise FlowServiceRunFailedError(str(event.get("message")))
-        return self._finish(context, run)
+        wait = self._run_wait()
+        return self._finish(context, wait, wait.resume(event))
 
 
-def wait_for_run(
-    hook: FlowServiceHook, run_id: str, poll_interval: float, timeout: float, log: Any, url: str | None = None
-) -> Run:
-    """Poll ``GET /runs/{id}`` in the worker until the run is terminal.
-
-    Logs each status change, and every :data:`~airflow_flowservice.runs.HEARTBEAT_INTERVAL` seconds
-    without one a "still waiting" line (status, time since the run was created, deadline, ``url``).
-    """
-    from airflow_flowservice import runs
-
-    started = time.time()
-    deadline = time.monotonic() + timeout
-    last: str | None = None
-    last_line = time.monotonic()
-    while True:
-        run = hook.get_run(run_id)
-        if run.status != last:
-            log.info("Run %s status: %s", run_id, run.status or "unknown")
-            last, last_line = run.status, time.monotonic()
-        elif time.monotonic() - last_line >= runs.HEARTBEAT_INTERVAL:
-            log.info("%s", runs.heartbeat_message(run, started, started + timeout, url))
-            last_line = time.monotonic()
-        if runs.run_state(run.status) != "running":
-            return run
-        if time.monotonic() >= deadline:
-            raise FlowServiceTimeoutError(f"run {run_id} did not finish within {timeout:.0f}s (status {last})")
-        time.sleep(poll_interval)
-
-
-class FlowServiceTriggerRunOperator(_RunWaitMixin):
+class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
     """
     Start an on-demand run of a one-time flow for a time window, exactly once, and wait for it.
 
@@ -312,13 +259,14 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
         return str((source.data or {}).get("format", "")).lower() == "tabular"
 
     def execute(self, context: Context) -> str:
-        from airflow_flowservice.params import check_entity_id, to_epoch_seconds
-        from airflow_flowservice.runs import run_state
-        from airflow_flowservice.windows import delta_column_body, resolve_window
+        from airflow_flowservice.runs.judge import run_state
+        from airflow_flowservice.runs.start import start_window_run
+        from airflow_flowservice.runs.windows import delta_column_body, resolve_window
+        from airflow_flowservice.validation import check_entity_id, to_epoch_seconds
 
         window = resolve_window(self.window_start, self.window_end, context)
         delta = delta_column_body(self.delta_column)
-        self._policy()  # validates the failed-records policy before any call
+        wait = self._run_wait()  # validates the failed-records policy before any call
         try:
             start_time = to_epoch_seconds(self.start_time) if self.start_time is not None else int(time.time())
         except ValueError as exc:
@@ -327,37 +275,42 @@ class FlowServiceTriggerRunOperator(_RunWaitMixin):
         flow = self._flow = self.hook.get_flow(flow_id)
         to_send = self._check_flow(flow, window, delta)
         self.log.info("Flow %s: run for window %s", flow_id, window.describe())
-        run_id, adopted = self.hook.create_run(
-            flow_id, window.start, window.end, start_time=start_time, delta_column=to_send
+        started = start_window_run(
+            self.hook,
+            flow_id,
+            window,
+            start_time=start_time,
+            delta_column=to_send,
+            first_try=getattr(context["ti"], "try_number", None) == 1,
+            memory=context.get("task_state_store"),  # Airflow 3.3+: kept across tries and clears
         )
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
-        known: Run | None = None  # the adopted run as read now: a finished one is judged without deferring
-        if adopted:
+        run_id, known = started.run_id, started.run
+        if started.adopted:
             self.log.info("Adopted run %s, already created for this window (no second run started)", run_id)
-            if self.retrigger_failed or (self.deferrable and self.wait_for_completion):
-                known = self.hook.get_run(run_id)
             if self.retrigger_failed and known is not None and run_state(known.status) == "failed":
                 run_id, known = self.hook.retrigger_run(run_id), None
                 self.log.info("Re-triggered the failed run: new run %s", run_id)
         else:
             self.log.info("Started run %s", run_id)
-        self._announce(context, flow_id, run_id)
+        wait.announce(context, flow_id, run_id)
         return self._wait_and_judge(context, run_id, known)
 
-    def _finish(self, context: Context, run: Run) -> str:
-        from airflow_flowservice.runs import run_state
+    def _finish(self, context: Context, wait: RunWait, run: Run) -> str:
+        from airflow_flowservice.runs.judge import run_state
 
         try:
-            return super()._finish(context, run)
+            return super()._finish(context, wait, run)
         except FlowServiceRunFailedError as exc:
             if not (self.retrigger_failed and run_state(run.status) == "failed"):
-                raise
+                raise  # fails the task without retry (AirflowFailException)
             # Retryable on purpose: the next try adopts this failed run and re-triggers it.
-            message = f"{exc.message}; the task's next try re-triggers it (retrigger_failed=True)"
-            raise FlowServiceError(message) from None
+            raise FlowServiceError(
+                f"{exc.message}; the task's next try re-triggers it (retrigger_failed=True)"
+            ) from None
 
 
-class FlowServiceRetriggerRunOperator(_RunWaitMixin):
+class FlowServiceRetriggerRunOperator(FlowServiceRunOperatorBase):
     """
     Re-trigger a failed run (``POST /runs/{run_id}/action?op=RE_TRIGGER``) and wait for the new run.
 
@@ -384,9 +337,9 @@ class FlowServiceRetriggerRunOperator(_RunWaitMixin):
     def execute(self, context: Context) -> str:
         if not str(self.run_id or "").strip():
             raise FlowServiceConfigError("run_id: is empty; pass the id of the failed run to re-trigger")
-        self._policy()
+        wait = self._run_wait()
         old = self.hook.get_run(self.run_id)
         new_id = self.hook.retrigger_run(self.run_id)
         self.log.info("Re-triggered run %s as %s", self.run_id, new_id)
-        self._announce(context, old.flow_id or "", new_id)
+        wait.announce(context, old.flow_id or "", new_id)
         return self._wait_and_judge(context, new_id)

@@ -12,8 +12,8 @@ from airflow_flowservice.operators.base import FlowServiceBaseOperator, push_ref
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_flowservice.inputs import PatchOp
     from airflow_flowservice.models import Entity
-    from airflow_flowservice.params import PatchOp
 
 SCHEDULE = "/scheduleParams"
 _MISSING = object()
@@ -95,13 +95,8 @@ class FlowServiceUpdateOperator(FlowServiceBaseOperator):
         self.etag = etag
 
     def execute(self, context: Context) -> str:
-        from airflow_flowservice.params import (
-            ScheduleParamsInput,
-            check_entity_id,
-            parse_kind,
-            validate_input,
-            validate_ops,
-        )
+        from airflow_flowservice.inputs import ScheduleParamsInput, validate_ops
+        from airflow_flowservice.validation import check_entity_id, parse_kind, validate_input
 
         kind = parse_kind(self.kind)
         entity_id = check_entity_id(self.entity_id, "entity_id")
@@ -139,12 +134,13 @@ class FlowServiceUpdateOperator(FlowServiceBaseOperator):
         if not isinstance(self.etag, str):
             raise FlowServiceConfigError(f"etag: must be a string such as '\"1a00...\"' (got {self.etag!r})")
         text = self.etag.strip()
-        # If-Match carries the etag with its double quotes (notes §2.4); accept it without them too.
+        # If-Match carries the etag with its double quotes (Adobe's "Update dataflows" guide); accept it bare too.
         return text if text.startswith('"') else f'"{text}"'
 
     def _checked_schedule_ops(self, snapshot: Entity, ops: list[PatchOp]) -> list[PatchOp]:
         """Validate the schedule as it will be after the ops; send its normalised values."""
-        from airflow_flowservice.params import ScheduleParamsInput, validate_input
+        from airflow_flowservice.inputs import ScheduleParamsInput
+        from airflow_flowservice.validation import validate_input
 
         current = snapshot.model_dump(by_alias=True, exclude_none=True).get("scheduleParams")
         merged = patched_schedule(current, ops)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, conf
-
 from airflow_flowservice import DEFAULT_CONN_ID
+from airflow_flowservice._compat import BaseSensorOperator, conf
 from airflow_flowservice.exceptions import FlowServiceConfigError
-from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink, run_url
+from airflow_flowservice.links import FlowServiceRunLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.models import Run
-    from airflow_flowservice.runs import RunPolicy
+    from airflow_flowservice.runs.wait import RunWait
 
 
 class FlowServiceRunSensor(BaseSensorOperator):
@@ -77,8 +75,8 @@ class FlowServiceRunSensor(BaseSensorOperator):
         self.max_failed_ratio = max_failed_ratio
         self.flowservice_conn_id = flowservice_conn_id
         self.deferrable = deferrable
+        self._flowservice_run_url: str | None = None  # this try's run page (ui.RUN_URL_ATTR), for the link
         self._found_run_id: str | None = None  # the run found by flow + window/time, polled by id from then on
-        self._flowservice_run_url: str | None = None  # this try's run page: links.RUN_URL_ATTR
 
     @property
     def hook(self) -> FlowServiceHook:
@@ -88,13 +86,20 @@ class FlowServiceRunSensor(BaseSensorOperator):
             self._hook = FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id)
         return self._hook
 
-    def _policy(self) -> RunPolicy:
-        from airflow_flowservice.runs import RunPolicy
+    def _run_wait(self) -> RunWait:
+        """The wait of this sensor (validates the failed-records policy)."""
+        from airflow_flowservice.runs.judge import RunPolicy
+        from airflow_flowservice.runs.wait import RunWait
+        from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 
-        return RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
+        policy = RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
+        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
+        poke = self.poke_interval
+        interval = poke.total_seconds() if isinstance(poke, timedelta) else float(poke)
+        return RunWait(self, policy, interval, timeout, self.deferrable, FlowServiceRunTrigger)
 
     def _created_after_ms(self) -> int:
-        from airflow_flowservice.params import to_epoch_seconds
+        from airflow_flowservice.validation import to_epoch_seconds
 
         try:
             return to_epoch_seconds(self.created_after) * 1000
@@ -102,7 +107,7 @@ class FlowServiceRunSensor(BaseSensorOperator):
             raise FlowServiceConfigError(f"created_after: {exc}") from None
 
     def _check_input(self) -> None:
-        from airflow_flowservice.params import check_entity_id
+        from airflow_flowservice.validation import check_entity_id
 
         if bool(self.run_id) == bool(self.flow_id):
             raise FlowServiceConfigError("run_id/flow_id: give exactly one (flow_id finds the run of a window)")
@@ -110,7 +115,7 @@ class FlowServiceRunSensor(BaseSensorOperator):
             self.run_id = check_entity_id(self.run_id, "run_id")
         else:
             self.flow_id = check_entity_id(self.flow_id, "flow_id")
-        self._policy()
+        self._run_wait()
 
     def _find_run(self, context: Context) -> Run | None:
         if self.run_id:
@@ -120,20 +125,14 @@ class FlowServiceRunSensor(BaseSensorOperator):
         assert self.flow_id
         if self.created_after is not None:
             return self.hook.find_run_created_after(self.flow_id, self._created_after_ms())
-        from airflow_flowservice.windows import resolve_window
+        from airflow_flowservice.runs.windows import resolve_window
 
         window = resolve_window(self.window_start, self.window_end, context, now=float("inf"))
         return self.hook.find_run_for_window(self.flow_id, window.start, window.end)
 
-    def _announce(self, context: Context, run: Run) -> None:
-        creds = self.hook.credentials
-        self._flowservice_run_url = run_url(creds.org_id, creds.sandbox, run.flow_id or "", run.id)
-        context["ti"].xcom_push(key="run_id", value=run.id)
-        context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=self._flowservice_run_url)
-
     @staticmethod
     def _running(run: Run) -> bool:
-        from airflow_flowservice.runs import run_state
+        from airflow_flowservice.runs.judge import run_state
 
         return run_state(run.status) == "running"
 
@@ -143,56 +142,44 @@ class FlowServiceRunSensor(BaseSensorOperator):
         if run is None:
             self.log.info("No run of flow %s yet", self.flow_id)
             return False
+        wait = self._run_wait()
         if self._found_run_id is None and not self.run_id:
             self._found_run_id = run.id
-            self._announce(context, run)
+            wait.announce(context, run.flow_id or "", run.id)
         self.log.info("Run %s status: %s", run.id, run.status or "unknown")
         if self._running(run):
             return False
-        self._announce(context, run)
-        self._judge(context, run)
+        wait.announce(context, run.flow_id or "", run.id)
+        wait.finish(context, run)
         return True
-
-    def _judge(self, context: Context, run: Run) -> str:
-        from airflow_flowservice.runs import format_metrics, judge_run
-
-        metrics = judge_run(run, self._policy())
-        context["ti"].xcom_push(key="metrics", value=metrics)
-        self.log.info("%s", format_metrics(metrics))
-        return run.id
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         self._check_input()
         run = self._find_run(context)
-        if run is not None and not self._running(run):
-            self._announce(context, run)
-            return self._judge(context, run)
         if run is None and self.created_after is None:
             raise FlowServiceConfigError(
                 "flow_id: no run exists yet for this window; trigger it first (FlowServiceTriggerRunOperator), "
                 "or wait by created_after"
             )
-        from airflow_flowservice.triggers.run import FlowServiceRunTrigger
-
-        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
-        trigger = FlowServiceRunTrigger(
-            flowservice_conn_id=self.flowservice_conn_id,
-            end_time=time.time() + timeout,
+        wait = self._run_wait()
+        if run is not None:
+            wait.announce(context, run.flow_id or "", run.id)
+        finished = wait.settle(
+            context,
             run_id=run.id if run is not None else None,
-            flow_id=self.flow_id if run is None else None,
-            created_after_ms=self._created_after_ms() if run is None and self.created_after is not None else None,
-            poll_interval=float(self.poke_interval.total_seconds())
-            if isinstance(self.poke_interval, timedelta)
-            else float(self.poke_interval),
+            known=run,
+            flow_id=self.flow_id,
+            created_after_ms=self._created_after_ms() if run is None else None,
         )
-        self.defer(trigger=trigger, method_name="execute_complete")
+        wait.finish(context, finished)
+        return finished.id
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the deferred wait and judge the run."""
-        from airflow_flowservice.runs import run_from_event
-
-        run = run_from_event(event, self.hook.get_run)
-        self._announce(context, run)
-        return self._judge(context, run)
+        wait = self._run_wait()
+        run = wait.resume(event)
+        wait.announce(context, run.flow_id or "", run.id)
+        wait.finish(context, run)
+        return run.id

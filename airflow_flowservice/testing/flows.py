@@ -15,13 +15,11 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.models import EntityKind
-from airflow_flowservice.specs import DATA_LAKE_TARGET_SPEC_ID
+from airflow_flowservice.specs import CRM_TO_AEP_FLOW_SPEC_ID, DATA_LAKE_TARGET_SPEC_ID, GOOGLE_BIGQUERY_SPEC_ID
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
 
-GOOGLE_BIGQUERY_SPEC_ID = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
-CRM_TO_AEP_FLOW_SPEC_ID = "14518937-270c-4525-bdec-c2ba7cce3860"
 _numbers = itertools.count()
 
 

@@ -2,42 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_flowservice import DEFAULT_CONN_ID, runs
-from airflow_flowservice.exceptions import (
-    FlowServiceRateLimitError,
-    FlowServiceServerError,
-    FlowServiceTransportError,
-)
-from airflow_flowservice.hooks.flowservice import FlowServiceHook
-from airflow_flowservice.links import run_url
-from airflow_flowservice.models import Run
-from airflow_flowservice.runs import run_state
-
-# Errors worth polling through (the client already retried them); anything else ends the wait.
-_TRANSIENT = (FlowServiceServerError, FlowServiceTransportError, FlowServiceRateLimitError)
+from airflow_flowservice import DEFAULT_CONN_ID
 
 
 class FlowServiceRunTrigger(BaseTrigger):
     """
     Wait for a Flow Service run to finish, without holding a worker slot.
 
-    Polls ``GET /runs/{run_id}`` on the triggerer's event loop (one shared async client and token per
-    loop) and yields exactly one event: ``{"status": "success"|"failed"|"timeout"|"error", "run_id",
-    "run_status", "message"}``. Give ``run_id``, or ``flow_id`` and ``created_after_ms`` to wait for
-    the first run of a flow created at or after that time (a scheduled export run). A ``success``
-    or ``failed`` event also carries ``run``, the run document it saw, so resuming needs no call. The deadline is
-    the absolute ``end_time``, so a triggerer restart (which re-creates the trigger from
-    :meth:`serialize`) keeps the original timeout. Status changes are logged, and every
-    :data:`~airflow_flowservice.runs.HEARTBEAT_INTERVAL` seconds without one a "still waiting" line
-    (status, time since the run was created, deadline, the run's AEP page).
+    Waits on the triggerer's event loop, where every trigger of one connection and poll interval
+    shares one poller (:class:`~airflow_flowservice.runs.poll.RunPoller`): each interval it reads all
+    their runs with ``GET /runs?property=id==a,b,c`` (100 ids a call), so N waits cost
+    ``ceil(N / 100)`` calls an interval. Yields exactly one event:
+    ``{"status": "success"|"failed"|"timeout"|"error", "run_id", "run_status", "message"}``. Give
+    ``run_id``, or ``flow_id`` and ``created_after_ms`` to wait for the first run of a flow created
+    at or after that time (a scheduled export run). A ``success`` or ``failed`` event also carries
+    ``run``, the run document it saw, so resuming needs no call. The deadline is the absolute
+    ``end_time``, so a triggerer restart (which re-creates the trigger from
+    :meth:`serialize`) keeps the original timeout.
 
     :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``.
     :param end_time: epoch seconds after which the wait ends with a ``timeout`` event.
@@ -81,55 +67,17 @@ class FlowServiceRunTrigger(BaseTrigger):
             },
         )
 
-    def _event(self, status: str, message: str, run_status: str | None = None, run: Run | None = None) -> TriggerEvent:
-        payload: dict[str, Any] = {
-            "status": status,
-            "run_id": self.run_id,
-            "run_status": run_status,
-            "message": message,
-        }
-        if run is not None:  # the finished run, so that resuming the task needs no GET
-            payload["run"] = run.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return TriggerEvent(payload)  # type: ignore[no-untyped-call]
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id)
-        last_status: str | None = None
-        started = last_line = time.time()
-        # Spread the first polls of waits deferred together (a backfill, a triggerer restart) over a
-        # tenth of the interval, and lengthen each pause by up to 10%: never more than one poll per
-        # interval, and no poll rounds in lockstep on the loop.
-        await asyncio.sleep(random.uniform(0, self.poll_interval / 10))
-        while True:
-            try:
-                if self.run_id is None:
-                    assert self.flow_id is not None and self.created_after_ms is not None
-                    found = await hook.afind_run_created_after(self.flow_id, self.created_after_ms)
-                    if found is not None:
-                        self.run_id = found.id
-                        self.log.info("Flow %s: waiting for run %s", self.flow_id, found.id)
-                if self.run_id is not None:
-                    run = await hook.aget_run(self.run_id)
-                    if run.status != last_status:
-                        self.log.info("Run %s status: %s", self.run_id, run.status or "unknown")
-                        last_status, last_line = run.status, time.time()
-                    elif time.time() - last_line >= runs.HEARTBEAT_INTERVAL:
-                        creds = await hook.aget_credentials()
-                        url = run_url(creds.org_id, creds.sandbox, run.flow_id, run.id) if run.flow_id else None
-                        self.log.info("%s", runs.heartbeat_message(run, started, self.end_time, url))
-                        last_line = time.time()
-                    state = run_state(run.status)
-                    if state != "running":
-                        yield self._event(state, f"run {self.run_id} finished: {run.status}", run.status, run)
-                        return
-            except _TRANSIENT as exc:
-                self.log.warning("Polling run %s failed (%s); polling again", self.run_id, exc)
-            except Exception as exc:  # a permanent error (not found, auth, bad config) ends the wait
-                yield self._event("error", f"waiting for run {self.run_id} failed: {exc}", last_status)
-                return
-            if time.time() >= self.end_time:
-                what = f"run {self.run_id}" if self.run_id else f"a run of flow {self.flow_id}"
-                yield self._event("timeout", f"timed out waiting for {what} (last status {last_status})", last_status)
-                return
-            pause = self.poll_interval * random.uniform(1.0, 1.1)
-            await asyncio.sleep(min(pause, max(0.0, self.end_time - time.time())))
+        from airflow_flowservice.hooks.flowservice import FlowServiceHook
+        from airflow_flowservice.runs.poll import poll_in_triggerer
+
+        outcome = await poll_in_triggerer(
+            FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id),
+            end_time=self.end_time,
+            poll_interval=self.poll_interval,
+            log=self.log,
+            run_id=self.run_id,
+            flow_id=self.flow_id,
+            created_after_ms=self.created_after_ms,
+        )
+        yield TriggerEvent(outcome.payload())  # type: ignore[no-untyped-call]

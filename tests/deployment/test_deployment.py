@@ -216,7 +216,7 @@ def test_backfill_then_reprocess_adopts_every_run(deployment: Deployment, measur
         ti = dep.task_instance("deploy_backfill", run_id, "ingest")
         log = dep.task_log("deploy_backfill", run_id, "ingest", ti["try_number"])
         assert "already created for this window" in log
-        assert "judging it now, no deferral" in log  # finished runs: no trip through the triggerer
+        assert "judging it now, without deferring" in log  # finished runs: no trip through the triggerer
     measured.append(
         f"backfill of 3 windows {first:.1f}s ({attempts} attempt(s) of `backfill create`), 3 POST /runs; "
         f"reprocess (completed) {again:.1f}s ({attempts_again} attempt(s)), 0 new POST /runs, 3 runs adopted "

@@ -12,6 +12,7 @@ import pytest
 
 from airflow_flowservice.client import AsyncFlowServiceClient, FlowServiceClient
 from airflow_flowservice.hooks import flowservice as hook_module
+from airflow_flowservice.runs import start as start_module
 from airflow_flowservice.testing import FlowServiceEmulator
 from tests.integration.conftest import airflow_db, load_dag  # noqa: F401  (dag.test() fixtures, shared)
 
@@ -27,7 +28,7 @@ class Sleeps:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
-    """Make every hook-built client (sync and async) and ``create_run``'s look-up loop record, not sleep.
+    """Make every hook-built client (sync and async) and the run start's look-up loop record, not sleep.
 
     The clients bind ``time.sleep`` / ``asyncio.sleep`` as a default argument when the module is
     imported, so patching ``time.sleep`` would not reach them: the hook module's client classes are
@@ -53,7 +54,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
     fake_time.sleep = record.lookup.append
     monkeypatch.setattr(hook_module, "FlowServiceClient", RecordingClient)
     monkeypatch.setattr(hook_module, "AsyncFlowServiceClient", RecordingAsyncClient)
-    monkeypatch.setattr(hook_module, "time", fake_time)
+    monkeypatch.setattr(start_module, "time", fake_time)
     return record
 
 

@@ -12,10 +12,11 @@ import pytest
 from airflow.sdk import Connection
 
 from airflow_flowservice.client import FlowServiceClient, RetryPolicy
-from airflow_flowservice.entities import FlowServiceEntityExistsError, clear_spec_cache
+from airflow_flowservice.dataflows.catalog import clear_spec_cache
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
     FlowServiceConflictError,
+    FlowServiceEntityExistsError,
     FlowServiceNotFoundError,
     FlowServiceServerError,
 )

@@ -1,4 +1,4 @@
-"""Operator input validation (airflow_flowservice.params): every error names the field and the fix."""
+"""Operator input validation (airflow_flowservice.inputs and .validation): every error names the field and the fix."""
 
 from __future__ import annotations
 
@@ -9,19 +9,21 @@ import pendulum
 import pytest
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
-from airflow_flowservice.models import EntityKind
-from airflow_flowservice.params import (
+from airflow_flowservice.inputs import (
     BaseConnectionInput,
     DataflowConfig,
     FlowInput,
     ScheduleParamsInput,
     SourceConnectionInput,
+    validate_ops,
+)
+from airflow_flowservice.models import EntityKind
+from airflow_flowservice.validation import (
     check_entity_id,
     check_if_exists,
     parse_kind,
     to_epoch_seconds,
     validate_input,
-    validate_ops,
 )
 
 AZURE = "be5ec48c-5b78-49d5-b8fa-7c89ec4569b8"

@@ -12,6 +12,7 @@ import pytest
 
 from airflow_flowservice import lineage
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
+from airflow_flowservice.inputs import target_params_model
 from airflow_flowservice.lineage import LineageDataset
 from airflow_flowservice.operators.export import FlowServiceDatasetExportOperator
 from airflow_flowservice.operators.runs import FlowServiceRetriggerRunOperator, FlowServiceTriggerRunOperator
@@ -119,7 +120,7 @@ def test_source_naming(spec: str, params: dict[str, Any], expected: tuple[str, s
 def test_destination_naming(key: str) -> None:
     conn, target, _, (namespace, name) = EXPORTS[key]
     dest = DESTINATIONS[key]
-    params = dest.target_params.model_validate(target).to_params()
+    params = target_params_model(dest).model_validate(target).to_params()
     auth: dict[str, Any] = {}
     if conn is not None:
         auth = {"connectionString": conn.get("password"), "url": (conn.get("extra") or {}).get("url")}

@@ -14,10 +14,10 @@ import pytest
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceRunFailedError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.models import Run
-from airflow_flowservice.runs import RunPolicy, judge_run, run_state
+from airflow_flowservice.runs.judge import RunPolicy, judge_run, run_state
+from airflow_flowservice.runs.windows import ZERO_LENGTH_FIX, delta_column_body, resolve_window
 from airflow_flowservice.testing.flows import create_table_flow
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
-from airflow_flowservice.windows import ZERO_LENGTH_FIX, delta_column_body, resolve_window
 
 JAN1 = 1767225600
 
@@ -212,7 +212,7 @@ def test_trigger_waits_for_a_scheduled_run_created_after(flowservice_emulator: A
 
 def test_resuming_from_an_event_uses_the_run_it_carries_and_fetches_only_without_one() -> None:
     from airflow_flowservice.exceptions import FlowServiceError, FlowServiceTimeoutError
-    from airflow_flowservice.runs import run_from_event
+    from airflow_flowservice.runs.judge import run_from_event
 
     finished = make_run("success")
     fetched: list[str] = []

@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from airflow_flowservice.preview import infer_columns, preview_rows
-from airflow_flowservice.specs import (
-    DESTINATIONS,
-    BucketTargetParams,
-    ContainerTargetParams,
-    SftpTargetParams,
-    get_destination,
-)
+from airflow_flowservice.dataflows.preview import infer_columns, preview_rows
+from airflow_flowservice.inputs import BucketTargetParams, ContainerTargetParams, SftpTargetParams
+from airflow_flowservice.specs import DESTINATIONS, get_destination
 
 
 def test_six_destinations_with_seed_ids() -> None:

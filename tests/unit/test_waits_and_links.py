@@ -14,16 +14,17 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
 
-from airflow_flowservice import runs
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceError, FlowServiceRunFailedError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink
 from airflow_flowservice.models import Run
-from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator, wait_for_run
+from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
+from airflow_flowservice.runs import poll
+from airflow_flowservice.runs.poll import heartbeat_message, poll_in_worker
+from airflow_flowservice.runs.windows import resolve_window
 from airflow_flowservice.sensors.run import FlowServiceRunSensor
 from airflow_flowservice.testing.flows import create_table_flow
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
-from airflow_flowservice.windows import resolve_window
 
 JAN1 = 1767225600
 DAY = 86400
@@ -192,11 +193,11 @@ def _run(status: str, created_ms: int | None = None) -> Run:
 
 def test_heartbeat_message_names_status_elapsed_deadline_and_url() -> None:
     now = JAN1 + 7200
-    line = runs.heartbeat_message(_run("inProgress", (JAN1 - 600) * 1000), JAN1, JAN1 + 6 * 3600, "https://u", now=now)
+    line = heartbeat_message(_run("inProgress", (JAN1 - 600) * 1000), JAN1, JAN1 + 6 * 3600, "https://u", now=now)
     assert line == (
         "Run r1 is still inProgress after 2h10m; waiting until 2026-01-01T06:00:00Z (4h00m left): https://u"
     )
-    no_created = runs.heartbeat_message(_run("scheduled"), now - 90, now + 30, None, now=now)
+    no_created = heartbeat_message(_run("scheduled"), now - 90, now + 30, None, now=now)
     assert no_created == "Run r1 is still scheduled after 1m30s; waiting until 2026-01-01T02:00:30Z (0m30s left)"
 
 
@@ -217,10 +218,10 @@ class _Hook:
 
 
 def test_worker_wait_logs_a_heartbeat_while_the_status_does_not_change(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runs, "HEARTBEAT_INTERVAL", 0.02)
+    monkeypatch.setattr(poll, "HEARTBEAT_INTERVAL", 0.02)
     log = _Log()
     hook = _Hook(["inProgress"] * 4 + ["success"])
-    run = wait_for_run(hook, "r1", 0.015, 60, log, url="https://aep/run")  # type: ignore[arg-type]
+    run = poll_in_worker(hook, "r1", poll_interval=0.015, timeout=60, log=log, url="https://aep/run")  # type: ignore[arg-type]
     assert run.status == "success"
     beats = [line for line in log.lines if "still" in line]
     assert log.lines[0] == "Run r1 status: inProgress" and log.lines[-1] == "Run r1 status: success"
@@ -230,14 +231,14 @@ def test_worker_wait_logs_a_heartbeat_while_the_status_does_not_change(monkeypat
 
 def test_worker_wait_is_quiet_between_heartbeats() -> None:
     log = _Log()
-    wait_for_run(_Hook(["inProgress"] * 5 + ["success"]), "r1", 0.001, 60, log)  # type: ignore[arg-type]
+    poll_in_worker(_Hook(["inProgress"] * 5 + ["success"]), "r1", poll_interval=0.001, timeout=60, log=log)  # type: ignore[arg-type]
     assert log.lines == ["Run r1 status: inProgress", "Run r1 status: success"]
 
 
 def test_trigger_logs_a_heartbeat_with_the_run_url(
     flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(runs, "HEARTBEAT_INTERVAL", 0.0)
+    monkeypatch.setattr(poll, "HEARTBEAT_INTERVAL", 0.0)
     hook = FlowServiceHook()
     flow_id = create_table_flow(hook)
     run_id, _ = hook.create_run(flow_id, JAN1, JAN1 + DAY, start_time=JAN1, delta_column={"name": "u"})

@@ -1,23 +1,23 @@
-"""The emulator's catalog: connection specs and flow specs with the real ids used by the seed pages.
+"""The emulator's catalog: connection specs and flow specs with the real ids used by Adobe's documentation.
 
 Everything here is plain JSON-ready data. Keys starting with ``_`` are emulator-private and are
 stripped before a spec is returned by the API (``public_spec``).
 
 Connection specs
-  - be5ec48c-... Azure File Storage (source, drafts supported; verbatim from seed 000)
-  - ecadc60c-... Amazon S3 (source, drafts supported; listed by CloudStorageToAEP in seed 000)
-  - 23598e46-... Data Lake source for dataset export (seed 003; ``activationDatasets`` configs)
-  - c604ff05-... Data Lake target (seeds 000/004)
+  - be5ec48c-... Azure File Storage (source, drafts supported; verbatim from Adobe's drafts guide)
+  - ecadc60c-... Amazon S3 (source, drafts supported; listed by CloudStorageToAEP in Adobe's drafts guide)
+  - 23598e46-... Data Lake source for dataset export (Adobe's dataset-export guide; ``activationDatasets`` configs)
+  - c604ff05-... Data Lake target (Adobe's drafts and Mailchimp guides)
   - 4fce964d / 6d6b59bf / be2c3209 / 10440537 / c5d93acb / 36965a81: the six dataset-export
-    destinations of seed 003 (Amazon S3, Azure Blob, ADLS Gen2, Data Landing Zone, GCS, SFTP)
-  - c8ce8c8c-... Mailchimp Campaign (source, seed 004; Basic Authentication and oAuth2RefreshCode)
+    destinations of Adobe's dataset-export guide (Amazon S3, Azure Blob, ADLS Gen2, Data Landing Zone, GCS, SFTP)
+  - c8ce8c8c-... Mailchimp Campaign (source, Adobe's Mailchimp source guide; Basic Authentication and oAuth2RefreshCode)
   - 3c9b37f8-... Google BigQuery (table-based database source, used with CRMToAEP; its runs
     need a ``deltaColumn``)
 Flow specs
-  - 9753525b-... CloudStorageToAEP (verbatim from seed 000)
-  - 6499120c-... RestStorageToAEP (Mailchimp, seed 004)
+  - 9753525b-... CloudStorageToAEP (verbatim from Adobe's drafts guide)
+  - 6499120c-... RestStorageToAEP (Mailchimp, Adobe's Mailchimp source guide)
   - 14518937-... CRMToAEP (table-based sources)
-  - the six dataset-export flow specs of seed 003
+  - the six dataset-export flow specs of Adobe's dataset-export guide
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ DLZ_EXPORT_FLOW = "cd2fc47e-e838-4f38-a581-8fff2f99b63a"
 GCS_EXPORT_FLOW = "585c15c4-6cbf-4126-8f87-e26bff78b657"
 SFTP_EXPORT_FLOW = "354d6aad-4754-46e4-a576-1b384561c440"
 
-#: Destination connection spec id -> dataset-export flow spec id (seed 003 table).
+#: Destination connection spec id -> dataset-export flow spec id (Adobe's dataset-export guide table).
 DATASET_EXPORT_FLOW_SPECS: dict[str, str] = {
     S3_DESTINATION: S3_EXPORT_FLOW,
     AZURE_BLOB_DESTINATION: AZURE_BLOB_EXPORT_FLOW,
@@ -351,7 +351,7 @@ DATA_LAKE_TARGET_SPEC: dict[str, Any] = {
     "_requiresBaseConnection": False,
 }
 
-# --- Dataset-export destinations (seed 003) ------------------------------------------------------
+# --- Dataset-export destinations (Adobe's dataset-export guide) ------------------------------------------------------
 
 _DATASET_CONDITION = {"field": "flowSpec.attributes._workflow", "operator": "CONTAINS", "value": "DATASETS"}
 _NOT_DATASET_CONDITION = {
@@ -614,7 +614,7 @@ SFTP_DESTINATION_SPEC = _destination_spec(
     compression=["GZIP", "NONE"],
 )
 
-# --- Mailchimp Campaign (seed 004) ----------------------------------------------------------------
+# --- Mailchimp Campaign (Adobe's Mailchimp source guide) ---------------------------------------
 
 MAILCHIMP_CAMPAIGN_SPEC: dict[str, Any] = {
     "id": MAILCHIMP_CAMPAIGN,
@@ -1043,7 +1043,7 @@ class Catalog:
         return bool(spec.get("_tableBased", False))
 
 
-# --- Datasets for the activationDatasets configs listing (seed 003) ------------------------------
+# --- Datasets for the activationDatasets configs listing (Adobe's dataset-export guide) ------------------------------
 
 _SEED_DATASETS: list[tuple[str, str]] = [
     ("5ef3e324052581191aa6a466", "AAM Authenticated Profiles Meta Data"),
@@ -1055,7 +1055,7 @@ _SEED_DATASETS: list[tuple[str, str]] = [
 
 
 def default_datasets(total: int = 25) -> list[dict[str, Any]]:
-    """A deterministic dataset list: the five datasets of seed 003, then generated ones."""
+    """A deterministic dataset list: the five datasets of Adobe's dataset-export guide, then generated ones."""
     datasets: list[dict[str, Any]] = []
     for i in range(total):
         if i < len(_SEED_DATASETS):

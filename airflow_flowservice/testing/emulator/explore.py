@@ -40,7 +40,7 @@ def _hex(seed: str, n: int) -> str:
 
 
 def mailchimp_preview(campaign_id: str, rows: int = 3) -> list[dict[str, Any]]:
-    """Email-activity rows for ``campaign_id``, as in seed 004 (deterministic)."""
+    """Email-activity rows for ``campaign_id``, as in Adobe's Mailchimp source guide (deterministic)."""
     list_id = _hex("list" + campaign_id, 10)
     emails: list[dict[str, Any]] = []
     for i in range(rows):
@@ -236,7 +236,7 @@ def activation_datasets(datasets: list[dict[str, Any]], params: dict[str, str]) 
     """``GET /connectionSpecs/{data lake source}/configs?outputType=activationDatasets&outputField=datasets``.
 
     ``start``/``limit`` page the list (``pageInfo.end`` is the index of the last item returned).
-    ``properties`` (a Catalog Service parameter) is accepted but, as in seed 003's response, the full
+    ``properties`` (a Catalog Service parameter) is accepted but, as in Adobe's dataset-export guide response, the full
     dataset objects are returned.
     """
     if params.get("outputType") != "activationDatasets" or params.get("outputField") != "datasets":

@@ -1,20 +1,15 @@
-"""Operator input, validated before any API call.
+"""The pydantic models that operators validate user input with, before any API call.
 
-Every entity operator turns its (rendered) arguments into one of these pydantic models first; a
-:class:`~pydantic.ValidationError` becomes a :class:`~airflow_flowservice.exceptions.FlowServiceConfigError`
-whose message names the field and the fix, e.g.
-``schedule_params.interval: must be at least 15 when frequency is 'minute' (got 5)``.
-
-The models describe what the user writes (snake_case, flat spec ids); ``to_body()`` gives the API
-body (camelCase, nested ``connectionSpec``/``flowSpec`` references).
+The models describe what the user writes (snake_case, flat spec ids); ``to_body()`` / ``to_params()``
+/ ``to_api()`` give the API bodies (camelCase, nested ``connectionSpec``/``flowSpec`` references).
+Errors become :class:`~airflow_flowservice.exceptions.FlowServiceConfigError` through
+:func:`airflow_flowservice.validation.validate_input`.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,222 +18,50 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from airflow_flowservice.exceptions import FlowServiceConfigError
-from airflow_flowservice.models import EntityKind
-from airflow_flowservice.specs import ExportSchedule
+from airflow_flowservice.specs import (
+    BUCKET_NAME_PATTERN,
+    CONTAINER_NAME_PATTERN,
+    EXPORT_HOUR_INTERVALS,
+    DestinationSpec,
+    ExportCompression,
+    ExportFileType,
+)
+from airflow_flowservice.validation import (
+    _EXPORT_SCHEDULE,
+    _SOURCE_SCHEDULE,
+    FieldError,
+    check_folder_path,
+    parse_entity_id,
+    parse_name,
+    parse_spec_id,
+    to_epoch_seconds,
+    validate_input,
+)
 
-#: Above this an epoch value is taken for milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
-MS_THRESHOLD = 100_000_000_000
 FREQUENCIES = ("once", "minute", "hour", "day", "week")
 MIN_MINUTE_INTERVAL = 15
-IfExists = Literal["reuse", "fail"]
-IF_EXISTS_VALUES: tuple[str, ...] = ("reuse", "fail")
-_EXAMPLE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-M = TypeVar("M", bound=BaseModel)
 
-
-class FieldError(ValueError):
-    """A cross-field check that blames one field of the model it runs in (``field`` is its name)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
-
-
-# -- turning pydantic errors into one readable line -----------------------------------------------
-
-
-_SOURCE_SCHEDULE, _EXPORT_SCHEDULE = "source schedule", "export schedule"
-_UNION_TAGS = frozenset({_SOURCE_SCHEDULE, _EXPORT_SCHEDULE})
+SpecId = Annotated[str, BeforeValidator(parse_spec_id)]
+"""A connection-spec or flow-spec id (a UUID)."""
+EntityId = Annotated[str, BeforeValidator(parse_entity_id)]
+"""A base/source/target connection or flow id (a UUID)."""
+Name = Annotated[str, BeforeValidator(parse_name)]
+"""A non-empty entity name."""
 
 
 def _schedule_kind(value: Any) -> str:
-    """Which schedule a ``schedule_params`` value is: export flows use ``time_unit`` (seed 003)."""
+    """Which schedule a ``schedule_params`` value is: export flows use ``time_unit`` instead of ``frequency``."""
     if isinstance(value, ExportSchedule) or (
         isinstance(value, Mapping) and ("time_unit" in value or "timeUnit" in value)
     ):
         return _EXPORT_SCHEDULE
     return _SOURCE_SCHEDULE
-
-
-def _loc(parts: tuple[int | str, ...], rename: Mapping[str, str]) -> str:
-    text = ""
-    for part in parts:
-        if part in _UNION_TAGS:  # a union member's tag is not a field name
-            continue
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            name = rename.get(part, part) if not text else part
-            text += f".{name}" if text else name
-    return text
-
-
-_PLAIN_MESSAGES = {
-    "dict_type": "must be a dict (a JSON object)",
-    "list_type": "must be a list",
-    "string_type": "must be a string",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "too_short": "must not be empty",
-}
-
-
-def _describe(error: Any, rename: Mapping[str, str]) -> str:
-    loc = _loc(tuple(error["loc"]), rename)
-    ctx = error.get("ctx") or {}
-    cause = ctx.get("error")
-    if isinstance(cause, FieldError):
-        loc = f"{loc}.{cause.field}" if loc else cause.field
-        return f"{loc}: {cause}"
-    kind = error["type"]
-    if kind == "missing":
-        return f"{loc}: is required"
-    if kind == "extra_forbidden":
-        return f"{loc}: unknown field; check the spelling (fields are snake_case, e.g. connection_spec_id)"
-    message = _PLAIN_MESSAGES.get(kind) or str(error["msg"]).removeprefix("Value error, ")
-    if kind != "value_error" and "auth_params" not in loc:
-        value = error.get("input")
-        if isinstance(value, (str, int, float, bool)) or value is None:
-            message += f" (got {value!r})"
-    return f"{loc}: {message}" if loc else message
-
-
-def config_error(
-    exc: ValidationError, prefix: str = "", rename: Mapping[str, str] | None = None
-) -> FlowServiceConfigError:
-    """One :class:`FlowServiceConfigError` listing every problem of ``exc``, each as ``field: fix``."""
-    problems = [_describe(err, rename or {}) for err in exc.errors()]
-    if prefix:
-        problems = [f"{prefix}.{p}" for p in problems]
-    return FlowServiceConfigError("; ".join(problems))
-
-
-def validate_input(
-    model: type[M],
-    data: Any,
-    *,
-    prefix: str = "",
-    rename: Mapping[str, str] | None = None,
-    context: dict[str, Any] | None = None,
-) -> M:
-    """``model.model_validate(data)`` with errors turned into a :class:`FlowServiceConfigError`.
-
-    :param prefix: prepended to every field name (``config`` -> ``config.flow.name``).
-    :param rename: top-level field name -> operator argument name (``params`` -> ``connection_params``).
-    """
-    try:
-        return model.model_validate(data, context=context)
-    except ValidationError as exc:
-        raise config_error(exc, prefix, rename) from None
-
-
-# -- scalar checks ------------------------------------------------------------------------------------
-
-
-def to_epoch_seconds(value: Any) -> int:
-    """Epoch **seconds** from an int, a digit string, an aware datetime/pendulum or an ISO 8601 string.
-
-    >>> to_epoch_seconds("1700000000")
-    1700000000
-    """
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"must be epoch seconds, e.g. 1700000000 (got {value!r})")
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
-                f"the datetime {value.isoformat()} has no time zone; give an aware datetime "
-                "(pendulum.datetime(..., tz='UTC')) or epoch seconds"
-            )
-        return int(value.timestamp())
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            seconds = int(text)
-        else:
-            return to_epoch_seconds(_parse_iso(text))
-    elif isinstance(value, float):
-        seconds = int(value)
-    elif isinstance(value, int):
-        seconds = value
-    else:
-        raise ValueError(f"must be epoch seconds, e.g. 1700000000 (got {value!r})")
-    if seconds < 0:
-        raise ValueError(f"must be epoch seconds, not negative (got {seconds})")
-    if seconds > MS_THRESHOLD:
-        raise ValueError(
-            f"{seconds} looks like milliseconds; Flow Service wants epoch seconds here (use {seconds // 1000})"
-        )
-    return seconds
-
-
-def _parse_iso(text: str) -> datetime:
-    import pendulum
-
-    try:
-        parsed = pendulum.parse(text, exact=True, tz=None)
-    except (ValueError, TypeError):
-        parsed = None
-    if not isinstance(parsed, datetime):
-        raise ValueError(
-            f"must be epoch seconds (e.g. 1700000000) or an ISO 8601 date-time with a time zone (got {text!r})"
-        )
-    if parsed.tzinfo is None:
-        raise ValueError(
-            f"{text!r} has no time zone; give epoch seconds or an ISO 8601 date-time with an offset "
-            "(e.g. '2024-05-01T00:00:00+00:00')"
-        )
-    return parsed
-
-
-def _uuid(value: Any, what: str) -> str:
-    text = str(value).strip() if isinstance(value, str) else None
-    try:
-        if text is None:
-            raise ValueError
-        parsed = uuid.UUID(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not {what}: give its UUID, e.g. {_EXAMPLE_SPEC_ID!r}") from None
-    if str(parsed) != text.lower():
-        raise ValueError(f"{value!r} is not {what}: give its UUID in the 8-4-4-4-12 form, e.g. {_EXAMPLE_SPEC_ID!r}")
-    return text.lower()
-
-
-def _spec_id(value: Any) -> str:
-    return _uuid(value, "a spec id")
-
-
-def _entity_id(value: Any) -> str:
-    return _uuid(value, "a Flow Service entity id")
-
-
-def _name(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be a string (got {type(value).__name__})")
-    text = value.strip()
-    if not text:
-        raise ValueError("must not be empty; give the entity a name unique in the sandbox")
-    if '"' in text:
-        raise ValueError(f"{value!r} contains '\"', which the API's name filter cannot match; remove it")
-    return text
-
-
-SpecId = Annotated[str, BeforeValidator(_spec_id)]
-"""A connection-spec or flow-spec id (a UUID)."""
-EntityId = Annotated[str, BeforeValidator(_entity_id)]
-"""A base/source/target connection or flow id (a UUID)."""
-Name = Annotated[str, BeforeValidator(_name)]
-"""A non-empty entity name."""
 
 
 def _positive_int(value: Any) -> Any:
@@ -263,7 +86,7 @@ class _Input(BaseModel):
 
 
 class ScheduleParamsInput(_Input):
-    """``scheduleParams`` of a source flow, checked like the flow spec's ``scheduleSpec`` (seed 000).
+    """``scheduleParams`` of a source flow, checked like the flow spec's ``scheduleSpec``.
 
     Accepts API spelling too (``startTime``). ``start_time`` is epoch **seconds** (an int, a digit
     string, an aware datetime or an ISO 8601 string with an offset); values above 1e11 are refused
@@ -375,65 +198,6 @@ def validate_ops(ops: Any) -> list[PatchOp]:
     if isinstance(ops, Mapping):
         ops = [ops]
     return validate_input(PatchOps, {"ops": ops}).ops
-
-
-def check_if_exists(value: Any) -> IfExists:
-    """``if_exists`` is ``"reuse"`` or ``"fail"``."""
-    if value == "reuse" or value == "fail":
-        return value  # type: ignore[no-any-return]
-    raise FlowServiceConfigError(f"if_exists: must be 'reuse' or 'fail' (got {value!r})")
-
-
-def check_entity_id(value: Any, field: str) -> str:
-    """An entity id argument (a UUID), or a config error naming ``field``."""
-    try:
-        return _entity_id(value)
-    except ValueError as exc:
-        raise FlowServiceConfigError(f"{field}: {exc}") from None
-
-
-_KIND_NAMES: dict[str, EntityKind] = {
-    **{k.value.lower(): k for k in EntityKind},
-    "base_connection": EntityKind.BASE_CONNECTION,
-    "connection": EntityKind.BASE_CONNECTION,
-    "source_connection": EntityKind.SOURCE_CONNECTION,
-    "target_connection": EntityKind.TARGET_CONNECTION,
-    "flow": EntityKind.FLOW,
-}
-
-
-def parse_kind(value: Any, field: str = "kind") -> EntityKind:
-    """An :class:`EntityKind` from itself, its collection name (``sourceConnections``) or ``source_connection``."""
-    if isinstance(value, EntityKind):
-        return value
-    kind = _KIND_NAMES.get(str(value).strip().lower()) if isinstance(value, str) else None
-    if kind is None:
-        raise FlowServiceConfigError(
-            f"{field}: must be one of flows, connections, sourceConnections, targetConnections (got {value!r})"
-        )
-    return kind
-
-
-# The parts of a dataflow, in dependency (publish) order: the keys FlowServiceCreateDataflowOperator returns.
-DATAFLOW_KINDS: dict[str, EntityKind] = {
-    "base_connection_id": EntityKind.BASE_CONNECTION,
-    "source_connection_id": EntityKind.SOURCE_CONNECTION,
-    "target_connection_id": EntityKind.TARGET_CONNECTION,
-    "flow_id": EntityKind.FLOW,
-}
-
-
-def check_dataflow_ids(value: Any, field: str = "dataflow_ids") -> dict[str, str]:
-    """The ids of a dataflow (``None`` parts dropped), or a config error naming ``field`` and the keys."""
-    keys = ", ".join(DATAFLOW_KINDS)
-    if not isinstance(value, Mapping):
-        raise FlowServiceConfigError(
-            f"{field}: must be a dict with keys {keys}, e.g. create_dataflow.output (got {type(value).__name__})"
-        )
-    unknown = sorted(str(k) for k in set(value) - set(DATAFLOW_KINDS))
-    if unknown:
-        raise FlowServiceConfigError(f"{field}: unknown key(s) {', '.join(unknown)}; use {keys}")
-    return {k: check_entity_id(value[k], f"{field}.{k}") for k in DATAFLOW_KINDS if value.get(k)}
 
 
 # -- entity bodies ------------------------------------------------------------------------------------
@@ -560,7 +324,7 @@ class FlowInput(EntityInput):
     """A dataflow. Give the flow spec by id or by name (``CloudStorageToAEP``), not both.
 
     A live flow (``draft=False`` in the validation context) needs at least one source and one target
-    connection and ``schedule_params``; a draft may leave them out (seed 000's draft flow has no
+    connection and ``schedule_params``; a draft may leave them out (the draft flow of Adobe's drafts guide has no
     schedule).
     """
 
@@ -570,7 +334,7 @@ class FlowInput(EntityInput):
     source_connection_ids: list[EntityId] = Field(default_factory=list)
     target_connection_ids: list[EntityId] = Field(default_factory=list)
     transformations: list[dict[str, Any]] = Field(default_factory=list)
-    # Dataset-export flows schedule with timeUnit/interval (seed 003), source flows with frequency.
+    # Dataset-export flows schedule with timeUnit/interval (Adobe's dataset-export guide), source flows with frequency.
     schedule_params: (
         Annotated[
             Annotated[ScheduleParamsInput, Tag(_SOURCE_SCHEDULE)] | Annotated[ExportSchedule, Tag(_EXPORT_SCHEDULE)],
@@ -698,28 +462,130 @@ class DataflowConfig(_Input):
         ]
 
 
-__all__ = [
-    "FREQUENCIES",
-    "IF_EXISTS_VALUES",
-    "MIN_MINUTE_INTERVAL",
-    "MS_THRESHOLD",
-    "BaseConnectionInput",
-    "DataflowConfig",
-    "EntityId",
-    "FieldError",
-    "FlowInput",
-    "IfExists",
-    "Name",
-    "PatchOp",
-    "ScheduleParamsInput",
-    "SourceConnectionInput",
-    "SpecId",
-    "TargetConnectionInput",
-    "check_entity_id",
-    "check_if_exists",
-    "config_error",
-    "parse_kind",
-    "to_epoch_seconds",
-    "validate_input",
-    "validate_ops",
-]
+# -- dataset-export targets and schedules -----------------------------------------------------------
+
+
+class ExportTargetParams(BaseModel):
+    """What every export target connection takes: a folder, a file type and a compression."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    path: str = Field(description="Folder inside the bucket/container, e.g. 'exports/aep'.")
+    file_type: ExportFileType = ExportFileType.JSON
+    compression: ExportCompression = ExportCompression.NONE
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return check_folder_path(value, field_name="path")
+
+    def to_params(self) -> dict[str, Any]:
+        """The ``params`` of the target-connection body, as Adobe's dataset-export guide shows it."""
+        return {
+            "mode": "Server-to-server",
+            "path": self.path,
+            "compression": self.compression.value,
+            "datasetFileType": self.file_type.value,
+        }
+
+
+class BucketTargetParams(ExportTargetParams):
+    """Amazon S3 / Google Cloud Storage: ``bucket_name`` plus a folder."""
+
+    bucket_name: str = Field(description="Bucket name, e.g. 'my-aep-exports'.")
+
+    @field_validator("bucket_name")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not BUCKET_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"bucket_name {value!r} is not a valid bucket name: 3-63 lower-case letters, digits, '.' or '-', "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+    def to_params(self) -> dict[str, Any]:
+        return {**super().to_params(), "bucketName": self.bucket_name}
+
+
+class ContainerTargetParams(ExportTargetParams):
+    """Azure Blob Storage: ``container`` plus a folder."""
+
+    container: str = Field(description="Blob container name, e.g. 'aep-exports'.")
+
+    @field_validator("container")
+    @classmethod
+    def _container(cls, value: str) -> str:
+        if not CONTAINER_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"container {value!r} is not a valid Azure container name: 3-63 lower-case letters, digits and "
+                "single '-'"
+            )
+        return value
+
+    def to_params(self) -> dict[str, Any]:
+        return {**super().to_params(), "container": self.container}
+
+
+class SftpTargetParams(ExportTargetParams):
+    """SFTP: the remote folder (sent as ``remotePath``); may be absolute."""
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return check_folder_path(value, field_name="path", absolute=True)
+
+    def to_params(self) -> dict[str, Any]:
+        params = super().to_params()
+        params["remotePath"] = params.pop("path")
+        return params
+
+
+class ExportSchedule(BaseModel):
+    """``scheduleParams`` of a dataset-export flow: ``timeUnit`` hour or day, not ``frequency``.
+
+    Every 3, 6, 9, 12 or 24 hours (``time_unit="hour"``), or daily (``time_unit="day"``, interval 1),
+    from ``start_time`` (epoch seconds, an aware datetime or an ISO 8601 string).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    time_unit: Literal["hour", "day"] = "hour"
+    interval: int = 3
+    start_time: int
+
+    @field_validator("start_time", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> int:
+        return to_epoch_seconds(value)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: int, info: ValidationInfo) -> int:
+        if "time_unit" not in info.data:  # time_unit itself was refused: its error says it all
+            return value
+        unit = info.data["time_unit"]
+        if unit == "hour" and value not in EXPORT_HOUR_INTERVALS:
+            allowed = ", ".join(str(i) for i in EXPORT_HOUR_INTERVALS)
+            raise ValueError(f"{value} is not an export interval; with time_unit 'hour' use one of {allowed}")
+        if unit == "day" and value != 1:
+            raise ValueError(f"{value} is not allowed with time_unit 'day': daily exports use interval 1")
+        return value
+
+    def to_api(self) -> dict[str, Any]:
+        """The flow's ``scheduleParams`` body."""
+        return {"timeUnit": self.time_unit, "interval": self.interval, "startTime": self.start_time}
+
+
+TARGET_PARAMS: dict[str, type[ExportTargetParams]] = {
+    "folder": ExportTargetParams,
+    "bucket": BucketTargetParams,
+    "container": ContainerTargetParams,
+    "sftp": SftpTargetParams,
+}
+"""The target-params model of each :attr:`DestinationSpec.target_params` kind."""
+
+
+def target_params_model(destination: DestinationSpec) -> type[ExportTargetParams]:
+    """The pydantic model of ``destination``'s target-connection params."""
+    return TARGET_PARAMS[destination.target_params]

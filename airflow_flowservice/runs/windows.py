@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
-from airflow_flowservice.params import to_epoch_seconds
+from airflow_flowservice.validation import to_epoch_seconds
 
 ZERO_LENGTH_FIX = (
     "the DAG's timetable gives runs a zero-length data interval (Airflow 3's default for cron schedules such as "
@@ -39,7 +39,8 @@ class RunWindow:
     end: int
 
     def as_params(self) -> dict[str, str]:
-        """``windowStartTime``/``windowEndTime`` as seed 002 sends them (strings of epoch seconds)."""
+        """``windowStartTime``/``windowEndTime`` as ``POST /runs`` takes them: strings of epoch seconds."""
+        # The OpenAPI spec says milliseconds; Adobe's on-demand ingestion guide sends seconds, and so do we.
         return {"windowStartTime": str(self.start), "windowEndTime": str(self.end)}
 
     def describe(self) -> str:

@@ -2,15 +2,14 @@
 
 Statuses are compared case-insensitively (the docs mix ``success``/``Success``, ``failed``/``Failed``).
 Terminal: success, failed (and cancelled/canceled, never seen in Adobe's docs but harmless). Anything
-else (scheduled, inProgress, processing, waiting, unknown) means keep waiting (notes §3.2).
+else (scheduled, inProgress, processing, waiting, unknown) means keep waiting (Adobe's "Monitor
+dataflows" guide lists no other terminal status).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_flowservice.exceptions import (
@@ -59,7 +58,7 @@ class RunPolicy:
 
 
 def _count(value: int | None) -> int | None:
-    return None if value is None or value < 0 else value  # -1 means unknown (notes §3.2)
+    return None if value is None or value < 0 else value  # -1 means unknown in run metrics
 
 
 def run_metrics(run: Run) -> dict[str, Any]:
@@ -127,34 +126,6 @@ def judge_run(run: Run, policy: RunPolicy) -> dict[str, Any]:
             f"max_failed_ratio={policy.max_failed_ratio}: {errors}"
         )
     return metrics
-
-
-#: Seconds between "still waiting" lines while a run's status does not change (the worker's poll
-#: loop and the trigger both log one), so a run that stays ``inProgress`` for hours is visible.
-HEARTBEAT_INTERVAL = 600.0
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
-
-
-def heartbeat_message(
-    run: Run, waiting_since: float, deadline: float, url: str | None, now: float | None = None
-) -> str:
-    """One "still waiting" line: status, time since the run was created (or since the wait began), deadline, URL.
-
-    :param waiting_since: epoch seconds when this wait began (used when the run has no ``createdAt``).
-    :param deadline: epoch seconds when the wait times out.
-    """
-    current = time.time() if now is None else now
-    since = run.created_at / 1000 if run.created_at else waiting_since
-    until = datetime.fromtimestamp(deadline, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (
-        f"Run {run.id} is still {run.status or 'unknown'} after {_duration(current - since)}; waiting until "
-        f"{until} ({_duration(deadline - current)} left){f': {url}' if url else ''}"
-    )
 
 
 def run_from_event(event: Mapping[str, Any], fetch: Callable[[str], Run]) -> Run:

@@ -1,4 +1,4 @@
-"""Turn an explore preview (seed 004) into rows and inferred columns."""
+"""Turn an explore preview (``GET /connections/{id}/explore``) into rows and inferred columns."""
 
 from __future__ import annotations
 

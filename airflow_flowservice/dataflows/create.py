@@ -1,0 +1,134 @@
+"""A whole dataflow (base -> source -> target connections -> flow) from one config, every check first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow_flowservice.dataflows.ensure import (
+    EnsuredEntity,
+    base_connection_checks,
+    connection_checks,
+    create_base_connection,
+    create_connection,
+    create_flow,
+    flow_checks,
+    resolve_flow_spec_id,
+)
+from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceError
+from airflow_flowservice.models import EntityKind
+from airflow_flowservice.validation import DATAFLOW_KINDS
+
+if TYPE_CHECKING:
+    from airflow_flowservice.hooks.flowservice import FlowServiceHook
+    from airflow_flowservice.inputs import DataflowConfig
+
+
+DATAFLOW_KEYS = tuple(DATAFLOW_KINDS)
+
+
+def dataflow_checks(hook: FlowServiceHook, cfg: DataflowConfig, auth_params: Mapping[str, Any], *, draft: bool) -> str:
+    """Every check of every part, before anything is created; returns the flow spec id."""
+    checks: list[tuple[str, Callable[[], Any]]] = []
+    if cfg.base_connection is not None:
+        base = cfg.base_connection
+        checks.append(("base_connection", lambda: base_connection_checks(hook, base, auth_params, draft=draft)))
+    checks.append(("source_connection", lambda: connection_checks(hook, cfg.source_connection, draft=draft)))
+    checks.append(("target_connection", lambda: connection_checks(hook, cfg.target_connection, draft=draft)))
+    spec_id: list[str] = []
+
+    def flow() -> None:
+        spec_id.append(resolve_flow_spec_id(hook, cfg.flow))
+        flow_checks(hook, cfg.flow, spec_id[0], draft=draft)
+
+    checks.append(("flow", flow))
+    for where, check in checks:
+        try:
+            check()
+        except FlowServiceConfigError as exc:
+            raise FlowServiceConfigError(f"config.{where}: {exc.message}") from exc
+    return spec_id[0]
+
+
+def create_dataflow(
+    hook: FlowServiceHook,
+    cfg: DataflowConfig,
+    *,
+    draft: bool,
+    if_exists: Literal["reuse", "fail"],
+    auth_params: Mapping[str, Any] | None = None,
+    on_created: Callable[[str, EnsuredEntity], None] | None = None,
+) -> dict[str, EnsuredEntity]:
+    """Create (or reuse) base -> source -> target -> flow of ``cfg``; keys are :data:`DATAFLOW_KEYS`.
+
+    Every check (specs, drafts, auth) runs before the first create. A part whose parent was just
+    created is not looked up by name (no existing entity can reference a new parent): a new
+    dataflow costs a lookup only for its roots (the base connection, a connection without one).
+    ``on_created(key, entity)`` is called as soon as each part exists. A failure part-way raises the
+    same error with the ids that already exist added to its message (re-running with
+    ``if_exists="reuse"`` finishes the job).
+    """
+    params = {**(auth_params or {}), **(cfg.base_connection.auth_params if cfg.base_connection else {})}
+    flow_spec_id = dataflow_checks(hook, cfg, params, draft=draft)
+    done: dict[str, EnsuredEntity] = {}
+
+    def record(key: str, entity: EnsuredEntity) -> EnsuredEntity:
+        done[key] = entity
+        if on_created is not None:
+            on_created(key, entity)
+        return entity
+
+    try:
+        links: dict[str, str] = {}
+        if cfg.base_connection is not None:
+            base = create_base_connection(
+                hook, cfg.base_connection, draft=draft, if_exists=if_exists, auth_params=params, check=False
+            )
+            record("base_connection_id", base)
+            links = {name: base.id for name in cfg.base_users()}
+        source_in = cfg.source_connection
+        if "source_connection" in links:
+            source_in = source_in.model_copy(update={"base_connection_id": links["source_connection"]})
+        fresh_base = cfg.base_connection is not None and done["base_connection_id"].created
+        source = create_connection(
+            hook,
+            EntityKind.SOURCE_CONNECTION,
+            source_in,
+            draft=draft,
+            if_exists=if_exists,
+            check=False,
+            lookup=not (fresh_base and "source_connection" in links),
+        )
+        record("source_connection_id", source)
+        target_in = cfg.target_connection
+        if "target_connection" in links:
+            target_in = target_in.model_copy(update={"base_connection_id": links["target_connection"]})
+        target = create_connection(
+            hook,
+            EntityKind.TARGET_CONNECTION,
+            target_in,
+            draft=draft,
+            if_exists=if_exists,
+            check=False,
+            lookup=not (fresh_base and "target_connection" in links),
+        )
+        record("target_connection_id", target)
+        flow_in = cfg.flow.model_copy(
+            update={
+                "flow_spec_id": flow_spec_id,
+                "flow_spec_name": None,
+                "source_connection_ids": [source.id],
+                "target_connection_ids": [target.id],
+            }
+        )
+        fresh_parts = source.created or target.created
+        record(
+            "flow_id",
+            create_flow(hook, flow_in, draft=draft, if_exists=if_exists, check=False, lookup=not fresh_parts),
+        )
+    except FlowServiceError as exc:
+        if not done:
+            raise
+        existing = ", ".join(f"{key}={entity.id}" for key, entity in done.items())
+        raise exc.with_note(f"already exist: {existing}; re-run with if_exists='reuse' to finish") from exc
+    return done

@@ -1,0 +1,147 @@
+"""The layout of record (README, "Architecture"): imports run one way, top to bottom, with no cycle.
+
+Every import counts, function-local ones included; only ``if TYPE_CHECKING:`` blocks (never run) are
+left out. A structural check of the source, so it fails the moment a module imports upwards.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "airflow_flowservice"
+
+# Layer of each module, by its dotted name's prefix (the longest prefix wins); a module may import
+# only modules of its own layer or of lower layers. testing/ stands apart: no production module imports it.
+LAYERS: dict[str, int] = {
+    "airflow_flowservice": 5,  # __init__: version, provider info
+    "airflow_flowservice.hooks": 4,
+    "airflow_flowservice.operators": 4,
+    "airflow_flowservice.sensors": 4,
+    "airflow_flowservice.triggers": 4,
+    "airflow_flowservice.links": 4,
+    "airflow_flowservice.lineage": 4,
+    "airflow_flowservice.cli": 4,
+    "airflow_flowservice.__main__": 4,
+    "airflow_flowservice.dataflows": 3,
+    "airflow_flowservice.runs": 3,
+    "airflow_flowservice.inputs": 2,
+    "airflow_flowservice.validation": 2,
+    "airflow_flowservice.specs": 2,
+    "airflow_flowservice.ui": 2,
+    "airflow_flowservice.client": 1,
+    "airflow_flowservice.auth": 1,
+    "airflow_flowservice.models": 1,
+    "airflow_flowservice._compat": 0,  # Airflow names that moved between 3.0 and 3.3; imports none of ours
+    "airflow_flowservice.kinds": 0,
+    "airflow_flowservice.exceptions": 0,
+}
+# What the top layer may take from the package root (constants, no logic).
+ROOT_NAMES = {"CONN_TYPE", "DEFAULT_CONN_ID", "get_provider_info", "__version__"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _runtime_imports(path: Path) -> list[tuple[str, int, list[str]]]:
+    """``(module, line, names)`` of every import that runs, function-local ones included."""
+    tree = ast.parse(path.read_text())
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(id(n) for child in node.body for n in ast.walk(child))
+    found: list[tuple[str, int, list[str]]] = []
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, node.lineno, []) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.append((base, node.lineno, [a.name for a in node.names]))
+    return found
+
+
+def _layer(module: str) -> int | None:
+    best = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len, default=None)
+    return LAYERS[best] if best is not None else None
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for target, _, names in _runtime_imports(path):
+            if not target.startswith("airflow_flowservice"):
+                continue
+            # `from pkg import module` imports the submodule
+            subs = [f"{target}.{n}" for n in names if f"{target}.{n}" in modules]
+            graph[name].update(subs or ([target] if target in modules else []))
+    return graph
+
+
+def test_no_import_cycles() -> None:
+    graph = _graph()
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            # a package's own __init__ is imported before its submodules: not an edge of a cycle
+            if node.startswith(nxt + "."):
+                continue
+            if state.get(nxt) == 1:
+                cycles.append([*stack[stack.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    assert cycles == []
+
+
+def test_imports_run_top_down() -> None:
+    upward: list[str] = []
+    for path in PACKAGE.rglob("*.py"):
+        name = _module_name(path)
+        if name.startswith("airflow_flowservice.testing"):
+            continue
+        own = _layer(name)
+        assert own is not None, f"{name} has no layer in the layout of record: add it to LAYERS and the README"
+        for target, line, names in _runtime_imports(path):
+            if not target.startswith("airflow_flowservice"):
+                continue
+            if target.startswith("airflow_flowservice.testing"):
+                upward.append(f"{name}:{line} imports the emulator/testing package")
+                continue
+            if target == "airflow_flowservice" and set(names) <= ROOT_NAMES:
+                continue
+            layer = _layer(target)
+            if layer is not None and layer > own:
+                upward.append(f"{name}:{line} (layer {own}) imports {target} (layer {layer})")
+    assert upward == []
+
+
+def test_emulator_shares_no_code_with_the_client() -> None:
+    emulator = PACKAGE / "testing" / "emulator"
+    shared = [
+        f"{_module_name(path)}:{line} imports {target}"
+        for path in emulator.rglob("*.py")
+        for target, line, _ in _runtime_imports(path)
+        if target.startswith("airflow_flowservice") and not target.startswith("airflow_flowservice.testing")
+    ]
+    assert shared == []
