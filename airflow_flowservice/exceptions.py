@@ -109,6 +109,14 @@ class FlowServiceRunFailedError(FlowServiceError):
     """A flow run finished unsuccessfully, or broke the failed-records policy."""
 
 
+class FlowServiceDuplicateRunsError(FlowServiceError):
+    """A window has more than one run (two tasks started it concurrently); ``run_ids`` names them all."""
+
+    def __init__(self, message: str, *, run_ids: list[str]) -> None:
+        self.run_ids = run_ids
+        super().__init__(message)
+
+
 class FlowServiceTimeoutError(FlowServiceError):
     """Waiting for a run exceeded its timeout."""
 

@@ -13,6 +13,7 @@ from airflow.sdk import AssetAlias, conf
 
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
+    FlowServiceDuplicateRunsError,
     FlowServiceError,
 )
 from airflow_flowservice.kinds import EntityKind
@@ -274,7 +275,12 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         flow = self._flow = self.hook.get_flow(flow_id)
         to_send = self._check_flow(flow, window, delta)
         self.log.info("Flow %s: run for window %s", flow_id, window.describe())
-        started = start_window_run(self.hook, flow_id, window, start_time=start_time, delta_column=to_send)
+        try:
+            started = start_window_run(self.hook, flow_id, window, start_time=start_time, delta_column=to_send)
+        except FlowServiceDuplicateRunsError as exc:
+            from airflow.providers.common.compat.sdk import AirflowFailException
+
+            raise AirflowFailException(str(exc)) from None  # a retry would adopt one run and hide the other
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
         run_id, known = started.run_id, started.run
         if started.adopted:

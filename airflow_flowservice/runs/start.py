@@ -4,16 +4,27 @@ Flow Service has no idempotency key for ``POST /runs``, so the run of a window i
 it is created, and after a ``POST`` whose outcome is unknown (connection broken after sending, or
 5xx) it is looked up again instead of being sent twice. See ``docs/runs.md`` for which cases adopt
 an existing run.
+
+Two tasks on different workers can both find no run and both ``POST``: nothing a task can reach makes
+the look-up and the ``POST`` atomic (``docs/runs.md``: a one-slot Airflow pool per flow prevents it,
+in the scheduler). After the ``POST``, a check of the window's runs detects it
+(:func:`check_single_run`), so a duplicate never passes silently.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_flowservice.exceptions import FlowServiceError, FlowServiceServerError, FlowServiceTransportError
+from airflow_flowservice.exceptions import (
+    FlowServiceDuplicateRunsError,
+    FlowServiceError,
+    FlowServiceServerError,
+    FlowServiceTransportError,
+)
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
@@ -91,4 +102,28 @@ def start_window_run(
     items = unwrap_items(body)
     if not items or not items[0].get("id"):
         raise FlowServiceError(f"POST /runs answered without a run id: {body!r}")
-    return StartedRun(str(items[0]["id"]), adopted=False)
+    started = StartedRun(str(items[0]["id"]), adopted=False)
+    check_single_run(hook, flow_id, window, started.run_id)
+    return started
+
+
+def check_single_run(hook: FlowServiceHook, flow_id: str, window: RunWindow, run_id: str, *, limit: int = 100) -> None:
+    """Raise :class:`FlowServiceDuplicateRunsError` when ``window`` has another run than ``run_id``.
+
+    Reads the flow's newest ``limit`` runs (one page), where a concurrent task's run is: it was
+    created moments before or after this one. Of two tasks that both posted, the later one always
+    sees both runs, so at least one task fails, naming every run id of the window.
+    """
+    ids = [
+        run.id for run in itertools.islice(hook.iter_runs(flow_id), limit) if run.window() == (window.start, window.end)
+    ]
+    if run_id not in ids:
+        ids.append(run_id)
+    if len(ids) > 1:
+        raise FlowServiceDuplicateRunsError(
+            f"flow {flow_id} has {len(ids)} runs for window {window.start}..{window.end}: {', '.join(ids)}. Two "
+            "tasks started this window concurrently (Flow Service cannot cancel a run); check which data was "
+            "ingested twice. To prevent it, run every task that starts this flow's runs in one Airflow pool of one "
+            "slot (docs/runs.md)",
+            run_ids=ids,
+        )
