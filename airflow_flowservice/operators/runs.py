@@ -9,8 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import AssetAlias, conf
-
+from airflow_flowservice._compat import AssetAlias, conf
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
     FlowServiceDuplicateRunsError,

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from airflow.sdk.serde import deserialize, serialize
 
 from airflow_flowservice.exceptions import FlowServiceError, FlowServiceNotFoundError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
@@ -23,6 +22,7 @@ from airflow_flowservice.sensors.run import FlowServiceRunSensor
 from airflow_flowservice.testing import FlowServiceEmulator
 from airflow_flowservice.testing.flows import create_table_flow
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
+from tests.compat import deserialize, serialize
 from tests.faults.conftest import TOKEN_TTL, ManualEmulator, Sleeps
 
 pytestmark = pytest.mark.faults
