@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_flowservice._compat import AssetAlias, conf
+from airflow_flowservice._compat import AirflowFailException, AssetAlias, conf
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
     FlowServiceDuplicateRunsError,
@@ -277,8 +277,6 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         try:
             started = start_window_run(self.hook, flow_id, window, start_time=start_time, delta_column=to_send)
         except FlowServiceDuplicateRunsError as exc:
-            from airflow.providers.common.compat.sdk import AirflowFailException
-
             raise AirflowFailException(str(exc)) from None  # a retry would adopt one run and hide the other
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
         run_id, known = started.run_id, started.run
