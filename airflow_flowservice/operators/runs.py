@@ -275,7 +275,15 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         to_send = self._check_flow(flow, window, delta)
         self.log.info("Flow %s: run for window %s", flow_id, window.describe())
         try:
-            started = start_window_run(self.hook, flow_id, window, start_time=start_time, delta_column=to_send)
+            started = start_window_run(
+                self.hook,
+                flow_id,
+                window,
+                start_time=start_time,
+                delta_column=to_send,
+                first_try=getattr(context["ti"], "try_number", None) == 1,
+                memory=context.get("task_state_store"),  # Airflow 3.3+: kept across tries and clears
+            )
         except FlowServiceDuplicateRunsError as exc:
             raise AirflowFailException(str(exc)) from None  # a retry would adopt one run and hide the other
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
