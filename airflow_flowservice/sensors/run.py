@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, conf
@@ -93,10 +92,8 @@ class FlowServiceRunSensor(BaseSensorOperator):
         from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 
         policy = RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
-        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
-        poke = self.poke_interval
-        interval = poke.total_seconds() if isinstance(poke, timedelta) else float(poke)
-        return RunWait(self, policy, interval, timeout, self.deferrable, FlowServiceRunTrigger)
+        # RunWait checks both (positive, finite seconds; a timedelta is taken in seconds).
+        return RunWait(self, policy, self.poke_interval, self.timeout, self.deferrable, FlowServiceRunTrigger)
 
     def _created_after_ms(self) -> int:
         from airflow_flowservice.validation import to_epoch_seconds

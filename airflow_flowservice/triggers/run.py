@@ -44,6 +44,10 @@ class FlowServiceRunTrigger(BaseTrigger):
         super().__init__()  # type: ignore[no-untyped-call]
         if run_id is None and (flow_id is None or created_after_ms is None):
             raise ValueError("FlowServiceRunTrigger needs run_id, or flow_id and created_after_ms")
+        from airflow_flowservice.validation import check_seconds
+
+        end_time = check_seconds(end_time, "end_time")
+        poll_interval = check_seconds(poll_interval, "poll_interval")
         self.flowservice_conn_id = flowservice_conn_id
         self.end_time = end_time
         self.run_id = run_id
