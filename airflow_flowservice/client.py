@@ -99,9 +99,11 @@ class ApiRequest:
 
 
 # RFC 3986 "unreserved" characters: a value made of them is one path segment and one filter value as it is.
-_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+_SEGMENT = re.compile(r"[A-Za-z0-9._~-]{1,256}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SEGMENT_RULE = "letters, digits, '-', '_', '.' or '~' only (no '/', '..', ',', spaces or control characters)"
+_SEGMENT_RULE = (
+    "letters, digits, '-', '_', '.' or '~' only, at most 256 (no '/', '..', ',', spaces or control characters)"
+)
 
 
 def path_segment(value: Any, name: str) -> str:

@@ -62,7 +62,7 @@ class FlowServiceError(Exception):
         text = f"{head}: {self.message}" if head else self.message
         if self.request_id:
             text += f" (request id {self.request_id})"
-        return text
+        return cap_message(text)
 
     def with_note(self, note: str) -> FlowServiceError:
         """A copy of this error (same class, status, code, request id) whose message ends with ``note``."""

@@ -92,8 +92,11 @@ class FlowServiceRunSensor(BaseSensorOperator):
         from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 
         policy = RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
-        # RunWait checks both (positive, finite seconds; a timedelta is taken in seconds).
-        return RunWait(self, policy, self.poke_interval, self.timeout, self.deferrable, FlowServiceRunTrigger)
+        from airflow_flowservice.validation import check_seconds
+
+        interval = check_seconds(self.poke_interval, "poke_interval")  # positive, finite seconds (or a timedelta)
+        timeout = check_seconds(self.timeout, "timeout")
+        return RunWait(self, policy, interval, timeout, self.deferrable, FlowServiceRunTrigger)
 
     def _created_after_ms(self) -> int:
         from airflow_flowservice.validation import to_epoch_seconds
