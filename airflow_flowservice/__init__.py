@@ -6,6 +6,29 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+MIN_AIRFLOW_VERSION = "3.0.0"
+
+
+def _check_airflow_version() -> None:
+    """Refuse to load on an Airflow older than the supported minimum, as the official providers do."""
+    import re
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:  # the installed distribution's metadata: no need to import Airflow (the pytest plugin loads this)
+        airflow_version = version("apache-airflow-core")
+    except PackageNotFoundError:
+        from airflow import __version__ as airflow_version
+    release = tuple(int(part) for part in re.findall(r"\d+", airflow_version)[:3])
+    minimum = tuple(int(part) for part in MIN_AIRFLOW_VERSION.split("."))
+    if release < minimum:
+        raise RuntimeError(
+            f"The package airflow-provider-flowservice:{__version__} needs Apache Airflow {MIN_AIRFLOW_VERSION}+ "
+            f"(this is {airflow_version}); upgrade Airflow or pin an older provider"
+        )
+
+
+_check_airflow_version()
+
 CONN_TYPE = "adobe_flowservice"
 DEFAULT_CONN_ID = "flowservice_default"
 
@@ -79,6 +102,40 @@ def get_provider_info() -> dict[str, Any]:
                         },
                     },
                 },
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Adobe Experience Platform Flow Service",
+                "python-modules": ["airflow_flowservice.hooks.flowservice"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Adobe Experience Platform Flow Service",
+                "python-modules": [
+                    "airflow_flowservice.operators.apply",
+                    "airflow_flowservice.operators.dataflow",
+                    "airflow_flowservice.operators.entities",
+                    "airflow_flowservice.operators.explore",
+                    "airflow_flowservice.operators.export",
+                    "airflow_flowservice.operators.lifecycle",
+                    "airflow_flowservice.operators.publish",
+                    "airflow_flowservice.operators.runs",
+                    "airflow_flowservice.operators.update",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Adobe Experience Platform Flow Service",
+                "python-modules": ["airflow_flowservice.sensors.run"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Adobe Experience Platform Flow Service",
+                "python-modules": ["airflow_flowservice.triggers.run"],
             }
         ],
         "extra-links": ["airflow_flowservice.links.FlowServiceRunLink"],

@@ -136,6 +136,23 @@ def name_filter(value: Any, name: str = "name") -> tuple[str, str]:
     return ("property", f'name=="{value}"')
 
 
+def property_in(field_name: str, values: Sequence[Any], name: str) -> tuple[str, str]:
+    """``property=<field>==a,b,c``: matches any of ``values`` (a comma ORs values); each is checked by
+    :func:`path_segment`."""
+    return ("property", f"{field_name}==" + ",".join(path_segment(value, name) for value in values))
+
+
+_FILTER_HEAD = re.compile(r"[A-Za-z][A-Za-z0-9_.]*(==|!=|>=|<=|>|<|~)")
+
+
+def _ok_filter(text: str) -> bool:
+    """A ``property`` filter whose commas only separate plain values: ``id==a,b,c`` yes, ``flowId==a,flowId==b`` no."""
+    if "," not in text:
+        return True
+    head = _FILTER_HEAD.match(text)
+    return head is not None and all(_SEGMENT.fullmatch(v) for v in text[head.end() :].split(","))
+
+
 def check_request(req: ApiRequest) -> None:
     """Refuse, before anything is sent, a path that is not made of single segments, and a ``property``
     filter that holds a ``,`` (an OR) or a control character: whatever layer built the request."""
@@ -146,9 +163,11 @@ def check_request(req: ApiRequest) -> None:
     elif _CONTROL.search(req.path) or any(ord(ch) > 126 for ch in req.path):
         raise FlowServiceConfigError(f"request URL {req.path!r}: holds a control or non-ASCII character")
     for key, value in req.params:
-        if _CONTROL.search(str(value)) or (key == "property" and "," in str(value)):
+        text = str(value)
+        if _CONTROL.search(text) or (key == "property" and not _ok_filter(text)):
             raise FlowServiceConfigError(
-                f"{key}: {value!r} holds a ',' (which the API reads as OR) or a control character"
+                f"{key}: {value!r} holds a control character, or a ',' (which the API reads as OR) that does not "
+                "separate plain values (id==a,b,c)"
             )
 
 

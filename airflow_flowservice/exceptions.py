@@ -143,3 +143,7 @@ class FlowServiceTimeoutError(FlowServiceError):
 
 class FlowServiceEntityExistsError(FlowServiceError):
     """An entity with the requested name already exists and cannot be reused (``if_exists`` rules)."""
+
+
+class FlowServicePlanStaleError(FlowServiceConflictError):
+    """An entity changed in the service after a dataflows-as-code plan was made (``PATCH`` answered 412)."""

@@ -294,7 +294,7 @@ def emit_assets(
     context: Context, alias: str, datasets: Iterable[LineageDataset], extra: Mapping[str, Any] | None = None
 ) -> list[str]:
     """Add one Asset event per dataset to the task's ``AssetAlias(alias)`` outlet; returns their URIs."""
-    from airflow.sdk import Asset, AssetAlias
+    from airflow.providers.common.compat.sdk import Asset, AssetAlias
 
     events = context["outlet_events"][AssetAlias(alias)]
     uris: list[str] = []

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperatorLink
-from airflow.sdk.execution_time.xcom import XCom
-
+from airflow_flowservice._compat import BaseOperatorLink, XCom
 from airflow_flowservice.ui import RUN_URL_XCOM_KEY, run_url
 
 __all__ = ["RUN_URL_XCOM_KEY", "FlowServiceRunLink", "run_url"]

@@ -200,11 +200,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--venv", type=Path, help="venv directory to (re)create and keep (default: a temp dir)")
     parser.add_argument("--output", type=Path, help="constraints file (default: ci/constraints/airflow-X.Y[-pyXY].txt)")
     parser.add_argument("--no-smoke", action="store_true", help="skip the import/db migrate/dag.test() check")
+    parser.add_argument(
+        "--without-known-pins", action="store_true", help="skip KNOWN_PINS (to check whether they are still needed)"
+    )
     args = parser.parse_args(argv)
 
     line = line_of(args.airflow)
     py = python_version(args.python)
-    pins = list(KNOWN_PINS.get(line, ()))
+    pins = [] if args.without_known_pins else list(KNOWN_PINS.get(line, ()))
     output: Path = args.output or default_output(line, py)
 
     keep_venv = args.venv is not None

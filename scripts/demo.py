@@ -1,4 +1,5 @@
-"""The demo: every example DAG, run through Airflow against the bundled emulator, then a report.
+"""The demo: dataflows as code (plan, apply, plan again), then every example DAG run through Airflow
+against the bundled emulator, then a report.
 
 Run it with ``python3 dev.py demo`` (which creates the environment and a temporary AIRFLOW_HOME).
 Nothing here calls an Adobe host: the connection points at the emulator on 127.0.0.1.
@@ -56,6 +57,21 @@ def _logical_dates(dag: Any) -> Iterable[datetime]:
     return [today]
 
 
+def dataflows_as_code() -> bool:
+    """``flowservice plan``, ``apply``, ``plan`` on example_dags/dataflows.yaml: changes, applied, then none."""
+    from airflow_flowservice.cli import main as flowservice
+
+    spec = str(EXAMPLES / "dataflows.yaml")
+    print("== flowservice plan example_dags/dataflows.yaml --detailed-exitcode ==", flush=True)
+    first = flowservice(["plan", spec, "--detailed-exitcode"])
+    print(f"(exit {first})\n== flowservice apply --auto-approve ==", flush=True)
+    applied = flowservice(["apply", spec, "--auto-approve"])
+    print("== flowservice plan again ==", flush=True)
+    second = flowservice(["plan", spec, "--detailed-exitcode"])
+    print(f"(exit {second})\n", flush=True)
+    return (first, applied, second) == (2, 0, 0)
+
+
 def main() -> int:
     if not os.environ.get("AIRFLOW_HOME"):
         print("AIRFLOW_HOME is not set: run the demo with `python3 dev.py demo` (it uses a temporary one).")
@@ -71,6 +87,8 @@ def main() -> int:
         os.environ.update(emu.connection_env())
         os.environ.update(DEMO_CONNECTIONS)
         print(f"Flow Service emulator on {emu.base_url} (no Adobe account involved)\n", flush=True)
+        if not dataflows_as_code():
+            failures.append("dataflows as code (plan, apply, plan)")
         bag = DagBag(str(EXAMPLES))
         if bag.import_errors:
             for path, error in bag.import_errors.items():

@@ -61,7 +61,7 @@ def _quoted(items: Iterable[str]) -> str:
 
 
 def _mask(value: str, name: str) -> None:
-    from airflow.sdk.log import mask_secret
+    from airflow_flowservice._compat import mask_secret
 
     mask_secret(value, name)
 

@@ -10,11 +10,15 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-# airflow.exceptions re-exports it (Airflow 3.0 to 3.3) without declaring it in __all__.
-from airflow.exceptions import AirflowNotFoundException  # type: ignore[attr-defined]
-from airflow.sdk import BaseHook
-
 from airflow_flowservice import CONN_TYPE, DEFAULT_CONN_ID
+from airflow_flowservice._compat import (
+    AirflowNotFoundException,
+    BaseHook,
+    aextra_dejson,
+    aget_connection,
+    amask_secret,
+    mask_secret,
+)
 from airflow_flowservice.auth import DEFAULT_API_URL, DEFAULT_IMS_URL, DEFAULT_SCOPES, FlowServiceCredentials
 from airflow_flowservice.client import (
     AsyncFlowServiceClient,
@@ -48,7 +52,7 @@ from airflow_flowservice.models import (
 from airflow_flowservice.specs import DATA_LAKE_SOURCE_SPEC_ID
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    from airflow_flowservice._compat import Connection
 
 M = TypeVar("M", bound=ApiModel)
 
@@ -67,21 +71,21 @@ _ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[
 
 
 def _mask(token: str) -> None:
-    from airflow.sdk.log import mask_secret
-
     mask_secret(token, "flowservice_access_token")
 
 
 async def _amask(token: str) -> None:
-    from airflow.sdk.log import amask_secret
-
     await amask_secret(token, "flowservice_access_token")
 
 
-def credentials_from_connection(conn: Connection) -> FlowServiceCredentials:
-    """Read and check an ``adobe_flowservice`` connection; errors name the connection and the field."""
+def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None = None) -> FlowServiceCredentials:
+    """Read and check an ``adobe_flowservice`` connection; errors name the connection and the field.
+
+    ``extra``: the connection's extras when already read (the async path reads them without
+    blocking the event loop); default ``conn.extra_dejson``.
+    """
     conn_id = conn.conn_id
-    extra = conn.extra_dejson
+    extra = conn.extra_dejson if extra is None else extra
     if not isinstance(extra, dict):
         raise FlowServiceConfigError(
             f"Connection '{conn_id}' extra is a JSON {type(extra).__name__}, not an object: give a JSON object "
@@ -203,8 +207,8 @@ class FlowServiceHook(BaseHook):
     async def get_async_client(self) -> AsyncFlowServiceClient:
         """The async client shared by every hook with the same credentials on this event loop."""
         if "credentials" not in self.__dict__:
-            conn = await self.aget_connection(self.flowservice_conn_id)
-            self.__dict__["credentials"] = credentials_from_connection(conn)
+            conn = await aget_connection(self, self.flowservice_conn_id)
+            self.__dict__["credentials"] = credentials_from_connection(conn, await aextra_dejson(conn))
         creds: FlowServiceCredentials = self.__dict__["credentials"]
         loop = asyncio.get_running_loop()
         clients = _ASYNC_CLIENTS.setdefault(loop, {})

@@ -20,11 +20,13 @@ _MODULES = {
     "FlowServiceListExportableDatasetsOperator": "export",
     "FlowServiceDatasetExportOperator": "export",
     "FlowServiceExploreOperator": "explore",
+    "FlowServiceApplyOperator": "apply",
 }
 
 __all__ = sorted(_MODULES)
 
 if TYPE_CHECKING:
+    from airflow_flowservice.operators.apply import FlowServiceApplyOperator
     from airflow_flowservice.operators.dataflow import FlowServiceCreateDataflowOperator
     from airflow_flowservice.operators.entities import (
         FlowServiceCreateBaseConnectionOperator,

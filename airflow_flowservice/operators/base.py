@@ -12,9 +12,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_flowservice import DEFAULT_CONN_ID
+from airflow_flowservice._compat import BaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

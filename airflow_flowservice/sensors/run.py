@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, conf
-
 from airflow_flowservice import DEFAULT_CONN_ID
+from airflow_flowservice._compat import BaseSensorOperator, conf
 from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.links import FlowServiceRunLink
 

@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .emulator import FlowServiceEmulator
+if TYPE_CHECKING:  # the emulator (FastAPI, uvicorn) is imported only when a fixture is used
+    from airflow_flowservice.testing.emulator import FlowServiceEmulator
 
 FAST_RUN_TIMELINE = (0.2, 0.5)
 
@@ -20,6 +22,8 @@ FAST_RUN_TIMELINE = (0.2, 0.5)
 @pytest.fixture
 def flowservice_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowServiceEmulator]:
     """A started emulator (real clock, runs finish within 0.5 s) wired to ``flowservice_default``."""
+    from airflow_flowservice.testing.emulator import FlowServiceEmulator
+
     emu = FlowServiceEmulator(run_timeline=FAST_RUN_TIMELINE)
     emu.start()
     try:
@@ -36,6 +40,8 @@ def flowservice_emulator_session() -> Iterator[FlowServiceEmulator]:
 
     No environment variable is set; use ``emu.connection_env()``.
     """
+    from airflow_flowservice.testing.emulator import FlowServiceEmulator
+
     emu = FlowServiceEmulator(run_timeline=FAST_RUN_TIMELINE)
     emu.start()
     try:

@@ -61,8 +61,9 @@ class DagOutcome:
 
 def run_dag_source(dag_id: str, source: str, tmp: Path) -> DagOutcome:
     """Write ``source`` (which must use ``record_failure``) to the dags folder, ``dag.test()`` it once."""
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import initdb
+
+    from tests.compat import DagBag
 
     initdb()
     out = tmp / f"{dag_id}.json"

@@ -36,7 +36,7 @@ def load_dag(airflow_db: None) -> Callable[..., Any]:
     """``load_dag(dag_id, example="x.py")`` or ``load_dag(dag_id, source="...python...")`` -> DAG."""
 
     def load(dag_id: str, *, example: str | None = None, source: str | None = None) -> Any:
-        from airflow.dag_processing.dagbag import DagBag
+        from tests.compat import DagBag
 
         folder = _dags_folder()
         if example is not None:

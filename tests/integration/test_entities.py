@@ -7,6 +7,7 @@ each with its exact message and no (or no writing) call to the service.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -68,13 +69,19 @@ def entities_of(kind: str) -> list[Any]:
 
 
 def failures(capsys: pytest.CaptureFixture[str]) -> list[str]:
-    """``ExceptionClass: message`` lines the failed tasks logged."""
+    """``ExceptionClass: message`` lines the failed tasks logged.
+
+    Airflow 3.1+ logs ``airflow_flowservice.exceptions.X: message``; 3.0's rich tracebacks end with the
+    bare ``X: message``.
+    """
     out = capsys.readouterr()
-    return [
-        line.split("airflow_flowservice.", 1)[1].split(".", 1)[1]
-        for line in (out.out + out.err).splitlines()
+    lines = (out.out + out.err).splitlines()
+    qualified = [
+        line.removeprefix("airflow_flowservice.exceptions.")
+        for line in lines
         if line.startswith("airflow_flowservice.exceptions.")
     ]
+    return qualified or [line for line in lines if re.match(r"FlowService\w*Error: ", line)]
 
 
 # -- the example DAG: drafts, inspect, publish ----------------------------------------------------------

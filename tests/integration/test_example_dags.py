@@ -62,3 +62,23 @@ def test_incremental_ingest_catch_up(flowservice_emulator: Any, load_dag: Any, c
     day = 86400
     end = int(today.timestamp())
     assert windows == [(end - 3 * day, end - 2 * day), (end - 2 * day, end - day), (end - day, end)]
+
+
+def test_dataflows_as_code_plans_then_applies_its_file(
+    flowservice_emulator: Any, load_dag: Any, credentials: None
+) -> None:
+    import os
+    import shutil
+    from pathlib import Path
+
+    from airflow_flowservice.dataflows.plan import make_plan
+    from airflow_flowservice.dataflows.spec_file import load_spec
+    from airflow_flowservice.hooks.flowservice import FlowServiceHook
+
+    examples = Path(__file__).resolve().parents[2] / "example_dags"
+    shutil.copy(examples / "dataflows.yaml", Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "dataflows.yaml")
+    dag = load_dag("dataflows_as_code", example="dataflows_as_code.py")
+    assert dag.test(logical_date=pendulum.now("UTC").start_of("day")).state == "success"
+    # the plan task changed nothing; the apply task created the 8 entities; the sandbox now matches the file
+    assert len([c for c in flowservice_emulator.calls(method="POST") if c.path != "/ims/token/v3"]) == 8
+    assert not make_plan(FlowServiceHook(), load_spec(examples / "dataflows.yaml")).has_changes

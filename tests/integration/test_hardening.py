@@ -75,7 +75,9 @@ def test_requests_built_elsewhere_are_checked_where_they_are_built(flowservice_e
     client = FlowServiceHook().client
     with pytest.raises(FlowServiceConfigError, match=r"^request path '/flows/\.\./runs': every path segment"):
         client.request("DELETE", "/flows/../runs")
-    with pytest.raises(FlowServiceConfigError, match=r"^property: 'flowId==a,flowId==b' holds a ','"):
+    with pytest.raises(
+        FlowServiceConfigError, match=r"^property: .flowId==a,flowId==b. holds a control character, or a .,."
+    ):
         client.request("GET", "/runs", params=[("property", "flowId==a,flowId==b")])
     assert list(flowservice_emulator.requests) == []
 
@@ -208,3 +210,9 @@ def test_next_href_carries_only_the_token_and_aepp_style_paging_works(flowservic
             # what Adobe's Python SDK (aepp) sends next: the token and a bare 'property'
             params = [*query, ("property", "")]
     assert len(seen) == 3 and len(set(seen)) == 3
+
+
+def test_trigger_refuses_ids_that_leave_their_segment() -> None:
+    with pytest.raises(FlowServiceConfigError) as info:
+        FlowServiceRunTrigger(run_id=f"{FLOW},{FLOW}", end_time=1e9)
+    assert str(info.value) == _path_message("run_id", f"{FLOW},{FLOW}")

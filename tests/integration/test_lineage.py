@@ -55,7 +55,7 @@ class CaptureLineage:
 
 @pytest.fixture
 def capture() -> Iterator[CaptureLineage]:
-    from airflow.sdk.listener import get_listener_manager
+    from tests.compat import get_listener_manager
 
     listener = CaptureLineage()
     manager = get_listener_manager()

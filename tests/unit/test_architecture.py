@@ -21,6 +21,8 @@ LAYERS: dict[str, int] = {
     "airflow_flowservice.triggers": 4,
     "airflow_flowservice.links": 4,
     "airflow_flowservice.lineage": 4,
+    "airflow_flowservice.cli": 4,
+    "airflow_flowservice.__main__": 4,
     "airflow_flowservice.dataflows": 3,
     "airflow_flowservice.runs": 3,
     "airflow_flowservice.inputs": 2,
@@ -30,6 +32,7 @@ LAYERS: dict[str, int] = {
     "airflow_flowservice.client": 1,
     "airflow_flowservice.auth": 1,
     "airflow_flowservice.models": 1,
+    "airflow_flowservice._compat": 0,  # Airflow names that moved between 3.0 and 3.3; imports none of ours
     "airflow_flowservice.kinds": 0,
     "airflow_flowservice.exceptions": 0,
 }

@@ -1,0 +1,104 @@
+"""What differs between the Airflow 3 lines this provider supports (3.0, 3.1, 3.2, 3.3), in one place.
+
+Names that moved between minors come through ``airflow.providers.common.compat.sdk``, as the official
+providers import them (type checkers see Airflow 3.3's ``airflow.sdk``). What only newer Airflow has
+is detected at run time, with a working fallback:
+
+=====================================  =====  ==================================================
+feature                                since  fallback on older lines
+=====================================  =====  ==================================================
+``BaseHook.aget_connection``           3.1    the sync ``get_connection`` in a worker thread
+``Connection.aextra_dejson``           3.3    the sync ``extra_dejson`` (3.0-3.2 mask extras
+                                              in process, without a supervisor round trip)
+``airflow.sdk.log.amask_secret``       3.3    the sync ``mask_secret`` (3.0-3.2 add the mask in
+                                              process and never block on the supervisor)
+task state store (``ResumableJobMixin``) 3.3  none needed: a retried try finds its run by window
+asset state store                      3.3    a restarted event trigger starts from now
+=====================================  =====  ==================================================
+
+Nothing else in the package imports a name whose place differs between these lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import (
+        AssetAlias,
+        BaseHook,
+        BaseOperator,
+        BaseOperatorLink,
+        BaseSensorOperator,
+        Connection,
+        conf,
+    )
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+    from airflow.sdk.execution_time.xcom import XCom
+else:
+    from airflow.providers.common.compat.sdk import (
+        AirflowFailException,
+        AirflowNotFoundException,
+        AssetAlias,
+        BaseHook,
+        BaseOperator,
+        BaseOperatorLink,
+        BaseSensorOperator,
+        Connection,
+        XCom,
+        conf,
+    )
+
+__all__ = [
+    "AirflowFailException",
+    "AirflowNotFoundException",
+    "AssetAlias",
+    "BaseHook",
+    "BaseOperator",
+    "BaseOperatorLink",
+    "BaseSensorOperator",
+    "Connection",
+    "XCom",
+    "aextra_dejson",
+    "aget_connection",
+    "amask_secret",
+    "conf",
+    "mask_secret",
+]
+
+
+def mask_secret(value: str, name: str | None = None) -> None:
+    """Register ``value`` with Airflow's secret masker (every supported line has the sync call)."""
+    from airflow.sdk.log import mask_secret as _mask_secret
+
+    _mask_secret(value, name)
+
+
+async def amask_secret(value: str, name: str | None = None) -> None:
+    """Register ``value`` with the masker without blocking the event loop (``amask_secret`` on 3.3+)."""
+    from airflow.sdk import log
+
+    masker = getattr(log, "amask_secret", None)
+    if masker is not None:
+        await masker(value, name)
+    else:  # 3.0-3.2: the sync call only adds the mask in this process
+        log.mask_secret(value, name)
+
+
+async def aget_connection(hook: BaseHook, conn_id: str) -> Connection:
+    """The connection, read without blocking the event loop (``BaseHook.aget_connection`` on 3.1+)."""
+    getter = getattr(type(hook), "aget_connection", None)
+    if getter is not None:
+        conn: Connection = await getter(conn_id)
+        return conn
+    return await asyncio.to_thread(hook.get_connection, conn_id)
+
+
+async def aextra_dejson(conn: Connection) -> dict[str, Any]:
+    """The connection's extras as a dict, read without blocking the event loop (``aextra_dejson`` on 3.3+)."""
+    reader = getattr(conn, "aextra_dejson", None)
+    if reader is not None:
+        extra: dict[str, Any] = await reader()
+        return extra
+    return dict(conn.extra_dejson)
