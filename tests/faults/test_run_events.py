@@ -399,3 +399,46 @@ def test_a_stored_cursor_of_another_flow_is_ignored(manual_emulator: ManualEmula
 
     assert asyncio.run(scenario()) == []  # the earlier finished run is not reported
     assert store.values["flowservice_run_cursor"]["flow_id"] == flow_id
+
+
+# -- end to end: a scheduled flow's runs schedule the example consumer DAG -----------------------------
+
+
+def test_scheduled_flow_runs_drive_the_example_consumer(
+    manual_emulator: ManualEmulator, load_dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example DAG's own watcher, run as the triggerer would; each event fed to its consumer task.
+
+    The scheduler turns a trigger event into an asset event whose ``extra`` is
+    ``{"from_trigger": True, "payload": <payload>}``; the consumer reads it from
+    ``triggering_asset_events``. (A real triggerer and scheduler are the deployment tier's.)
+    """
+    import types
+
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+    monkeypatch.setenv("FLOWSERVICE_EXPORT_FLOW_ID", flow_id)
+    dag = load_dag("on_export_finished", example="on_export_finished.py")
+    consumer = dag.get_task("report_export")
+    (asset,) = consumer.inlets  # the asset the DAG is scheduled on
+    (watcher,) = asset.watchers
+    trigger = restored(watcher.trigger)  # as the triggerer builds it from the serialized DAG
+    trigger.poll_interval = POLL
+
+    async def scenario() -> list[dict[str, Any]]:
+        watch = Watch(trigger)
+        await polls_more(emu, 2)
+        emu.clock.advance(3 * HOUR)
+        await until(lambda: len(watch.events) >= 3, "three events")
+        await polls_more(emu, 3)
+        await watch.stop()
+        return watch.events
+
+    payloads = asyncio.run(scenario())
+    assert [p["run_id"] for p in payloads] == new_runs(flow_id, earlier)  # one DAG run per finished run
+    for payload in payloads:
+        event = types.SimpleNamespace(extra={"from_trigger": True, "payload": payload})
+        metrics = consumer.python_callable(triggering_asset_events={asset: [event]})
+        assert metrics == [payload["metrics"]]
+        assert metrics[0]["records_read"] == 60
