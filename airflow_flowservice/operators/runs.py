@@ -273,7 +273,15 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         flow = self._flow = self.hook.get_flow(flow_id)
         to_send = self._check_flow(flow, window, delta)
         self.log.info("Flow %s: run for window %s", flow_id, window.describe())
-        started = start_window_run(self.hook, flow_id, window, start_time=start_time, delta_column=to_send)
+        started = start_window_run(
+            self.hook,
+            flow_id,
+            window,
+            start_time=start_time,
+            delta_column=to_send,
+            first_try=getattr(context["ti"], "try_number", None) == 1,
+            memory=context.get("task_state_store"),  # Airflow 3.3+: kept across tries and clears
+        )
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
         run_id, known = started.run_id, started.run
         if started.adopted:

@@ -31,9 +31,10 @@ MAX_TRIES = 5  # what ``retries=4`` gives a task in Airflow
 
 
 class _TI:
-    """The part of a task instance the operator uses (XCom pushes)."""
+    """The part of a task instance the operator uses (its try number, XCom pushes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, try_number: int) -> None:
+        self.try_number = try_number
         self.pushed: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
@@ -75,7 +76,7 @@ def trigger_window(flow_id: str, start: int, end: int, tally: Tally) -> str:
         op = FlowServiceTriggerRunOperator(
             task_id="ingest", flow_id=flow_id, delta_column="updated_at", wait_for_completion=False
         )
-        context = {"data_interval_start": start, "data_interval_end": end, "ti": _TI()}
+        context = {"data_interval_start": start, "data_interval_end": end, "ti": _TI(attempt)}
         try:
             run_id: str = op.execute(context)  # type: ignore[arg-type]
         except FlowServiceError as exc:

@@ -603,6 +603,19 @@ def _admin_routes(app: FastAPI, core: EmulatorCore) -> None:
         core.store.seed_datasets(list(data))
         return Response(status_code=204)
 
+    async def runs_seed_post(request: Request) -> Response:
+        data = await body_of(request)
+        try:
+            ids = core.store.seed_runs(
+                str(data.get("org_id") or core.org_id),
+                str(data.get("sandbox") or "prod"),
+                str(data["flow_id"]),
+                [(int(w[0]), int(w[1])) for w in data["windows"]],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            return _json({"error": f"need flow_id and windows [[start, end], ...]: {exc}"}, 400)
+        return _json({"ids": ids}, 201)
+
     async def state_get(request: Request) -> Response:
         return _json(
             {
@@ -630,3 +643,4 @@ def _admin_routes(app: FastAPI, core: EmulatorCore) -> None:
     app.add_api_route(f"{p}/expire-tokens", expire_post, methods=["POST"])
     app.add_api_route(f"{p}/datasets", datasets_post, methods=["POST"])
     app.add_api_route(f"{p}/state", state_get, methods=["GET"])
+    app.add_api_route(f"{p}/runs", runs_seed_post, methods=["POST"])

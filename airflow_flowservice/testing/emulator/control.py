@@ -214,6 +214,22 @@ class FlowServiceEmulator:
         """Replace the datasets listed by the ``activationDatasets`` configs of the data lake source spec."""
         self.store.seed_datasets(datasets)
 
+    def seed_runs(
+        self,
+        flow_id: str,
+        windows: list[tuple[int, int]],
+        sandbox: str | None = None,
+        created_from_ms: int | None = None,
+    ) -> list[str]:
+        """Give a flow a history: one run per window, created a minute after the window ended.
+
+        ``created_from_ms``: create the k-th run at ``created_from_ms + k`` ms instead (runs created
+        in a burst, e.g. by a backfill).
+        """
+        return self.store.seed_runs(
+            self.org_id, sandbox or self.sandbox, flow_id, windows, created_from_ms=created_from_ms
+        )
+
     def reset(self) -> None:
         """Drop all entities, runs, fault rules, run outcomes and the request log.
 

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from .errors import FlowServiceError, invalid_request
@@ -19,6 +19,7 @@ MAX_LIMIT = 100
 _OPERATORS = ("==", "!=", ">=", "<=", ">", "<")
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\[\])?(\.[A-Za-z_][A-Za-z0-9_\-]*(\[\])?)*$")
 _MISSING = object()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -311,10 +312,24 @@ def apply_query(
         present.sort(key=key, reverse=desc)
         indexed = present + missing
     ordered = [p[1] for p in indexed]
-    page = ordered[q.offset : q.offset + q.limit]
-    body: dict[str, Any] = {"items": page}
-    next_offset = q.offset + q.limit
-    if next_offset < len(ordered):
+    return page_body(page_of(ordered, q), q, collection, more=q.offset + q.limit < len(ordered))
+
+
+def page_of(ordered: Sequence[T], q: ListQuery) -> Sequence[T]:
+    """The slice of ``ordered`` that the query's page (offset, limit) covers."""
+    return ordered[q.offset : q.offset + q.limit]
+
+
+def page_body(
+    page: Sequence[dict[str, Any]], q: ListQuery, collection: str, *, more: bool | None = None
+) -> dict[str, Any]:
+    """The list envelope of one page: ``items`` and ``_links.next`` (a continuation token) when ``more``.
+
+    ``more`` defaults to "the page is full" (a last page that is exactly full then links to an empty one).
+    """
+    body: dict[str, Any] = {"items": list(page)}
+    if more if more is not None else len(page) >= q.limit:
+        next_offset = q.offset + q.limit
         state: dict[str, Any] = {"p": [f.as_query() for f in q.filters], "l": q.limit, "s": next_offset}
         if q.orderby:
             state["o"] = q.orderby
@@ -338,6 +353,8 @@ __all__ = [
     "PropertyFilter",
     "apply_query",
     "matches",
+    "page_body",
+    "page_of",
     "parse_list_query",
     "parse_property",
     "resolve",
