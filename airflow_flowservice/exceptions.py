@@ -10,10 +10,7 @@ from __future__ import annotations
 import copy
 import re
 
-try:  # Airflow 3.2+: the Task SDK's class (airflow.exceptions re-exports it, deprecated)
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # Airflow 3.0 and 3.1: the task runner catches airflow.exceptions' own class
-    from airflow.exceptions import AirflowFailException  # type: ignore[attr-defined,no-redef,unused-ignore]
+from airflow_flowservice._compat import AirflowFailException  # the class the task runner catches, per line
 
 #: At most this many characters of one unbroken piece of input are echoed back in a message.
 ECHO_LIMIT = 200
