@@ -250,6 +250,21 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
     def _lineage_flow_id(self, run_id: str | None) -> str | None:
         return str(self.flow_id) if self.flow_id else super()._lineage_flow_id(run_id)
 
+    def _finish(self, context: Context, wait: RunWait, run: Run) -> str:
+        """Judge the run; a failed run fails the task without retry, unless ``retrigger_failed`` (a retry
+        adopts the failed run and re-triggers it, so it can help)."""
+        from airflow_flowservice.exceptions import FlowServiceRunFailedError
+        from airflow_flowservice.runs.judge import run_state
+
+        try:
+            return super()._finish(context, wait, run)
+        except FlowServiceRunFailedError as exc:
+            if not (self.retrigger_failed and run_state(run.status) == "failed"):
+                raise
+            raise FlowServiceError(
+                f"{exc.message} (retrigger_failed=True: a retry of this task re-triggers it)", status=exc.status
+            ) from None
+
     def _is_tabular(self, source_id: str) -> bool:
         from airflow_flowservice.models import SourceConnection
 
