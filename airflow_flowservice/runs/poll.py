@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_flowservice.client import unwrap_items
+from airflow_flowservice.client import property_in, unwrap_items
 from airflow_flowservice.exceptions import (
     FlowServiceNotFoundError,
     FlowServiceRateLimitError,
@@ -187,7 +187,7 @@ class RunPoller:
     async def _round(self, ids: list[str], waiters: dict[str, list[asyncio.Future[Run]]]) -> None:
         """One call for up to 100 ids; every waiter of these ids gets its run or an error."""
         self.calls += 1
-        params = [("property", "id==" + ",".join(ids)), ("limit", str(IDS_PER_CALL))]
+        params = [property_in("id", ids, "run_id"), ("limit", str(IDS_PER_CALL))]
         try:
             items = unwrap_items(await self.client.request("GET", "/runs", params=params))
         except Exception as exc:  # handed to the waiters of these ids, each decides (transient: poll on)

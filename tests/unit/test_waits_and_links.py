@@ -102,7 +102,7 @@ def test_a_failed_run_stays_retryable_when_the_retry_retriggers_it(flowservice_e
     op = FlowServiceTriggerRunOperator(
         task_id="t", flow_id=flow_id, delta_column="updated_at", poll_interval=0.05, retrigger_failed=True
     )
-    with pytest.raises(FlowServiceError, match="the task's next try re-triggers it") as first:
+    with pytest.raises(FlowServiceError, match="a retry of this task re-triggers it") as first:
         op.execute(_context())  # type: ignore[arg-type]
     assert not isinstance(first.value, AirflowFailException)
     retry = FlowServiceTriggerRunOperator(
