@@ -117,10 +117,70 @@ def airflow_env() -> Iterator[dict[str, str]]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+# The tiers of the suite, in the order they run (fast and narrow first). A test folder missing here
+# still runs, after these: nothing is skipped by forgetting to list it.
+TIERS = (
+    "unit",
+    "emulator",
+    "security",
+    "bad_input",
+    "integration",
+    "dataflows_as_code",
+    "docs",
+    "faults",
+    "race",
+    "deployment",
+)
+
+
+def suite_tiers() -> list[str]:
+    """``tests/<tier>`` folders that hold tests, in :data:`TIERS` order, then any other."""
+    present = sorted(d.name for d in (ROOT / "tests").iterdir() if d.is_dir() and any(d.glob("test_*.py")))
+    return [t for t in TIERS if t in present] + [t for t in present if t not in TIERS]
+
+
 def cmd_test(args: list[str]) -> None:
+    """The whole suite, one tier at a time with its time; with arguments, pytest with those arguments."""
     ensure_venv()
     # The suite sets its own temporary AIRFLOW_HOME in tests/conftest.py.
-    run(PY, "-m", "pytest", "-q", *args)
+    if args:
+        run(PY, "-m", "pytest", "-q", *args)
+        return
+    import xml.etree.ElementTree as ET
+
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    lines: list[str] = []
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="flowservice-junit-") as junit_dir:
+        for tier in suite_tiers():
+            report = Path(junit_dir) / f"{tier}.xml"
+            started = time.monotonic()
+            print(f"::: tests/{tier}", flush=True)
+            code = subprocess.run(
+                [str(PY), "-m", "pytest", "-q", f"tests/{tier}", f"--junitxml={report}"], cwd=ROOT
+            ).returncode
+            elapsed = time.monotonic() - started
+            counts = {k: 0 for k in totals}
+            if report.exists():
+                for suite in ET.parse(report).getroot().iter("testsuite"):
+                    for key in counts:
+                        counts[key] += int(suite.get(key, 0))
+            for key in totals:
+                totals[key] += counts[key]
+            bad = code != 0 or counts["tests"] == 0
+            if bad:
+                failed.append(tier)
+            lines.append(
+                f"  {tier:<18} {counts['tests'] - counts['failures'] - counts['errors'] - counts['skipped']:>4} passed "
+                f"{counts['failures'] + counts['errors']:>3} failed {counts['skipped']:>3} skipped  {elapsed:6.1f} s"
+                + ("  <- FAILED" if bad else "")
+            )
+    print("\nTiers:")
+    print("\n".join(lines))
+    passed = totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"]
+    print(f"{passed} passed, {totals['failures'] + totals['errors']} failed, {totals['skipped']} skipped")
+    if failed:
+        sys.exit(f"FAILED tiers: {', '.join(failed)}")
 
 
 def cmd_lint(args: list[str]) -> None:
