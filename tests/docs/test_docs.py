@@ -12,7 +12,9 @@ and checks of what the block was meant to do (a run for the window, a published 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import signal
 import subprocess
 from collections.abc import Callable
@@ -401,6 +403,89 @@ def test_runs_dags_test_and_backfill_of_the_example(
     assert windows(flowservice_emulator) == [(JAN_4, JAN_5)]
     by_date = {r["logical_date"][:10]: r["state"] for r in dag_runs(migrated_home, "incremental_ingest")}
     assert by_date == {f"2026-01-0{day}": "success" if day == 5 else "queued" for day in range(1, 8)}
+
+
+@runs("runs-pool-cli", "runs-pool-dag")
+def test_runs_one_slot_pool_per_flow(
+    flowservice_emulator: Any, shell: Shell, monkeypatch: pytest.MonkeyPatch, write_block: Any
+) -> None:
+    from airflow.utils.db import initdb
+
+    initdb()  # this session's metadata DB, which the shell block below writes the pool to
+    home = Path(os.environ["AIRFLOW_HOME"])  # the session's: its DB is $AIRFLOW_HOME/airflow.db, as a user's
+    shell.run(block("runs-pool-cli").text, env=user_env(home), cwd=home)
+    shown = shell.run("airflow pools get flowservice_orders -o json", env=user_env(home), cwd=home).stdout
+    (pool,) = json_output(shown)
+    assert (str(pool["slots"]), str(pool["include_deferred"])) == ("1", "False")
+    monkeypatch.setenv("AIRFLOW_VAR_ORDERS_FLOW_ID", once_flow())
+    run = run_dag_file(write_block("runs-pool-dag", "dags/orders_ingest.py"), logical_date="2026-01-05")
+    assert [(ti.task_id, ti.pool) for ti in run.get_task_instances()] == [("ingest_window", "flowservice_orders")]
+    assert windows(flowservice_emulator) == [(JAN_4, JAN_5)]
+
+
+# -- docs/events.md --------------------------------------------------------------------------------
+
+
+class _FastAsyncio:
+    """``asyncio`` as the event trigger's module sees it, with its poll pauses 10,000 times shorter."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds / 10_000)
+
+
+@runs("events-dag")
+def test_events_dag_runs_once_per_finished_run(
+    monkeypatch: pytest.MonkeyPatch, write_block: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The page's DAG file, parsed as Airflow parses it; its watcher's trigger run against a manual clock.
+
+    A triggerer and a scheduler would turn the trigger's event into an asset event and a DAG run
+    (the deployment tier runs them); here the trigger's event is handed to the task as they would.
+    """
+    from types import SimpleNamespace
+
+    from airflow_flowservice._compat import dag_bag_of_file
+    from airflow_flowservice.runs import events as events_module
+    from airflow_flowservice.testing import FlowServiceEmulator
+    from airflow_flowservice.testing.flows import create_table_flow
+
+    monkeypatch.setattr(events_module, "asyncio", _FastAsyncio())
+    with FlowServiceEmulator(clock="manual", run_timeline=(1.0, 2.0)) as emu:
+        for key, value in emu.connection_env().items():
+            monkeypatch.setenv(key, value)
+        flow_id = create_table_flow(hook(), frequency="hour")
+        emu.clock.advance(10)  # its catch-up run finishes before the watch starts: not reported
+        hook().list_runs(flow_id)
+        monkeypatch.setenv("FLOWSERVICE_EXPORT_FLOW_ID", flow_id)
+        bag = dag_bag_of_file(str(write_block("events-dag", "dags/on_export_finished.py")))
+        assert not bag.import_errors, bag.import_errors
+        report = bag.dags["on_export_finished"].task_dict["report"]
+        (exports,) = report.inlets
+        (watcher,) = exports.watchers
+        trigger = watcher.trigger
+
+        async def first_event() -> dict[str, Any]:
+            emu.requests.clear()
+            events = trigger.run()
+            first = asyncio.ensure_future(events.__anext__())
+            for _ in range(1000):  # let the watch place its cursor, then an hour passes: one run finishes
+                await asyncio.sleep(0.01)
+                if any(r.path == "/runs" and r.status == 200 for r in emu.calls(method="GET")):
+                    break
+            emu.clock.advance(3600 + 10)
+            event = await asyncio.wait_for(first, timeout=60)
+            await events.aclose()
+            return dict(event.payload)
+
+        payload = asyncio.run(first_event())
+    assert (payload["flow_id"], payload["status"], payload["metrics"]["records_read"]) == (flow_id, "success", 60)
+    capsys.readouterr()
+    report.python_callable(triggering_asset_events={exports: [SimpleNamespace(extra={"payload": payload})]})
+    assert capsys.readouterr().out.splitlines() == [str(payload["metrics"])]
 
 
 # -- docs/dataflows-as-code.md --------------------------------------------------------------------
