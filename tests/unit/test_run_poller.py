@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 from typing import Any
@@ -92,3 +93,50 @@ def test_a_failing_call_or_a_cancelled_wait_does_not_stop_the_others(flowservice
     events, poller = asyncio.run(scenario())
     assert [e["status"] for e in events] == ["success"] * 100
     assert poller.waiting == 0
+
+
+def _closing_loop(scenario: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """Run ``scenario()`` on a fresh loop, close the loop the way a bare ``run_until_complete`` does
+    (no cancelling of leftover tasks), collect garbage; the result and what the loop reported."""
+    loop = asyncio.new_event_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        result = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    gc.collect()
+    return result, reported
+
+
+def test_an_idle_poller_leaves_no_pending_task_when_its_loop_closes(flowservice_emulator: Any) -> None:
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 3)
+
+    async def scenario() -> tuple[list[dict[str, Any]], bool]:
+        events, poller = await wait_all(run_ids)
+        return events, poller.active
+
+    (events, active), reported = _closing_loop(scenario)
+    assert [e["status"] for e in events] == ["success"] * 3
+    assert not active  # the task ended with the round nobody waited past
+    assert [c.get("message") for c in reported] == []  # no "Task was destroyed but it is pending!"
+
+
+def test_the_last_waiter_leaving_early_ends_the_poller_task(flowservice_emulator: Any) -> None:
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 2)
+
+    async def scenario() -> tuple[bool, bool, int, dict[str, Any] | None]:
+        poller = RunPoller.for_client(await FlowServiceHook().get_async_client(), 60.0)  # no round for a while
+        reads = [asyncio.ensure_future(poller.read(r)) for r in run_ids]
+        await asyncio.sleep(0)
+        active_while_waiting = poller.active
+        for read in reads:
+            read.cancel()  # the triggerer cancels the triggers
+        await asyncio.gather(*reads, return_exceptions=True)
+        expired = await poller.read(run_ids[0], timeout=0.01)  # a deadline before the next round
+        return active_while_waiting, poller.active, poller.calls, expired
+
+    (active_while_waiting, active_after, calls, expired), reported = _closing_loop(scenario)
+    assert active_while_waiting and not active_after
+    assert calls == 0 and expired is None
+    assert [c.get("message") for c in reported] == []
