@@ -13,6 +13,7 @@ Platform API responses" page), and hands each waiter its run.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import time
 import weakref
@@ -215,6 +216,29 @@ def item_status(item: dict[str, Any]) -> str:
     summary = metrics.get("statusSummary") if isinstance(metrics, dict) else None
     status = summary.get("status") if isinstance(summary, dict) else None
     return status if isinstance(status, str) else ""
+
+
+_frozen = False
+
+
+def freeze_startup_objects() -> int | None:
+    """Move every object alive now to the collector's permanent generation, once per process.
+
+    Called by the trigger before its first wait in a process (the triggerer, after start-up): the
+    modules and long-lived state loaded by then are never scanned again, so a full (oldest
+    generation) garbage collection scans only what was made later, mostly the waits themselves,
+    and pauses the event loop for milliseconds instead of up to a second. Objects frozen here are
+    never freed, including any garbage cycle that happens to exist at this moment (bounded: one
+    snapshot per process). See :func:`gc.freeze`.
+
+    :return: how many objects are now frozen, or ``None`` if an earlier call already froze them.
+    """
+    global _frozen
+    if _frozen:
+        return None
+    _frozen = True
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def poll_in_worker(

@@ -9,6 +9,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
+
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.runs.poll import RunPoller
 from airflow_flowservice.testing.flows import create_table_flow
@@ -140,3 +142,21 @@ def test_the_last_waiter_leaving_early_ends_the_poller_task(flowservice_emulator
     assert active_while_waiting and not active_after
     assert calls == 0 and expired is None
     assert [c.get("message") for c in reported] == []
+
+
+@pytest.mark.parametrize("option", ["True", "False"])
+def test_the_first_wait_of_a_process_freezes_start_up_objects_once_unless_turned_off(
+    flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    from airflow_flowservice.runs import poll
+
+    freezes: list[int] = []
+    monkeypatch.setattr(poll, "_frozen", False)
+    monkeypatch.setattr(poll.gc, "freeze", lambda: freezes.append(1))
+    monkeypatch.setenv("AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER", option)
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 3)
+
+    events, _ = asyncio.run(wait_all(run_ids))  # three triggers, one process
+
+    assert [e["status"] for e in events] == ["success"] * 3
+    assert freezes == ([1] if option == "True" else [])
