@@ -300,6 +300,7 @@ async def poll_in_triggerer(
                     if state != "running":  # only the finished run becomes a model (the event's payload)
                         run = Run.model_validate(item)
                         return WaitOutcome(state, f"run {run_id} finished: {run.status}", run_id, run.status, run)
+                    item = None  # not kept alive (with its nested dicts) while waiting for the next round
         except TRANSIENT_ERRORS as exc:
             log.warning("Polling run %s failed (%s); polling again", run_id, exc)
         except Exception as exc:  # a permanent error (not found, auth, bad config) ends the wait
