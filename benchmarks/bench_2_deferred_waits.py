@@ -293,7 +293,7 @@ def wait_round(
     """Create N staggered runs, then wait for all of them with N triggers on ``loop``; analyse the log."""
     # Runs are created on a throw-away loop (its client is closed with it); the waits start at ready_at.
     os.environ[FREEZE_ENV] = str(freeze)  # the trigger reads it before its first wait
-    ready_at = time.time() + 2.0 + n * 0.02
+    ready_at = time.time() + 2.0 + n * 0.015
     t0 = time.perf_counter()
     run_ids, _ = asyncio.run(create_runs(n, ready_at + sizes.lead, sizes.span, label))
     asyncio.set_event_loop(loop)
