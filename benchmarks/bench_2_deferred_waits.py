@@ -292,7 +292,10 @@ def wait_round(
 ) -> Round:
     """Create N staggered runs, then wait for all of them with N triggers on ``loop``; analyse the log."""
     # Runs are created on a throw-away loop (its client is closed with it); the waits start at ready_at.
-    os.environ[FREEZE_ENV] = str(freeze)  # the trigger reads it before its first wait
+    import airflow_flowservice.triggers.run as trigger_module
+
+    os.environ[FREEZE_ENV] = str(freeze)  # the first trigger of the process reads it (once)
+    trigger_module._freeze_decided = False
     ready_at = time.time() + 2.0 + n * 0.015
     t0 = time.perf_counter()
     run_ids, _ = asyncio.run(create_runs(n, ready_at + sizes.lead, sizes.span, label))

@@ -13,6 +13,7 @@ from airflow_flowservice._compat import conf
 #: ``[flowservice] freeze_gc_in_triggerer``: freeze the triggerer's start-up objects (``gc.freeze()``)
 #: before the first wait, so full garbage collections do not pause the event loop for up to a second.
 FREEZE_GC_OPTION = ("flowservice", "freeze_gc_in_triggerer")
+_freeze_decided = False  # the option is read once per process (thousands of triggers start together)
 
 
 class FlowServiceRunTrigger(BaseTrigger):
@@ -81,10 +82,13 @@ class FlowServiceRunTrigger(BaseTrigger):
         from airflow_flowservice.hooks.flowservice import FlowServiceHook
         from airflow_flowservice.runs.poll import freeze_startup_objects, poll_in_triggerer
 
-        if conf.getboolean(*FREEZE_GC_OPTION, fallback=True):
-            frozen = freeze_startup_objects()
-            if frozen is not None:
-                self.log.info("Froze %d start-up objects (gc.freeze) before the first Flow Service wait", frozen)
+        global _freeze_decided
+        if not _freeze_decided:
+            _freeze_decided = True
+            if conf.getboolean(*FREEZE_GC_OPTION, fallback=True):
+                frozen = freeze_startup_objects()
+                if frozen is not None:
+                    self.log.info("Froze %d start-up objects (gc.freeze) before the first Flow Service wait", frozen)
         outcome = await poll_in_triggerer(
             FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id),
             end_time=self.end_time,

@@ -149,9 +149,11 @@ def test_the_first_wait_of_a_process_freezes_start_up_objects_once_unless_turned
     flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch, option: str
 ) -> None:
     from airflow_flowservice.runs import poll
+    from airflow_flowservice.triggers import run
 
     freezes: list[int] = []
     monkeypatch.setattr(poll, "_frozen", False)
+    monkeypatch.setattr(run, "_freeze_decided", False)
     monkeypatch.setattr(poll.gc, "freeze", lambda: freezes.append(1))
     monkeypatch.setenv("AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER", option)
     run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 3)
