@@ -162,3 +162,25 @@ def test_the_first_wait_of_a_process_freezes_start_up_objects_once_unless_turned
 
     assert [e["status"] for e in events] == ["success"] * 3
     assert freezes == ([1] if option == "True" else [])
+
+
+def test_waits_starting_together_read_the_connection_once(
+    flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_flowservice.hooks import flowservice
+
+    reads: list[str] = []
+    real = flowservice.aget_connection
+
+    async def counting(hook: Any, conn_id: str) -> Any:
+        reads.append(conn_id)
+        await asyncio.sleep(0.01)  # a look-up that takes a while: the other waits join it
+        return await real(hook, conn_id)
+
+    monkeypatch.setattr(flowservice, "aget_connection", counting)
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 20)
+
+    events, _ = asyncio.run(wait_all(run_ids))
+
+    assert [e["status"] for e in events] == ["success"] * 20
+    assert reads == ["flowservice_default"]
