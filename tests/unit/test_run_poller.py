@@ -107,6 +107,9 @@ def _closing_loop(scenario: Any) -> tuple[Any, list[dict[str, Any]]]:
         result = loop.run_until_complete(scenario())
     finally:
         loop.close()
+    # The closed loop's pollers are garbage once nothing holds them: a pending task would now be
+    # destroyed and reported ("Task was destroyed but it is pending!").
+    RunPoller._registry.clear()
     gc.collect()
     return result, reported
 
