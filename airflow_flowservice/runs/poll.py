@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_flowservice.client import unwrap_items
 from airflow_flowservice.exceptions import (
+    FlowServiceError,
     FlowServiceNotFoundError,
     FlowServiceRateLimitError,
     FlowServiceServerError,
@@ -91,7 +92,9 @@ class RunPoller:
     _registry: weakref.WeakKeyDictionary[AsyncFlowServiceClient, dict[float, RunPoller]] = weakref.WeakKeyDictionary()
 
     def __init__(self, client: AsyncFlowServiceClient, poll_interval: float) -> None:
-        self.client = client
+        # Weakly: the registry is keyed (weakly) by the client, which a strong reference here would keep
+        # alive for ever, and with it the poller of every closed event loop.
+        self._client = weakref.ref(client)
         self.poll_interval = poll_interval
         self._waiters: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -181,7 +184,10 @@ class RunPoller:
         self.calls += 1
         params = [("property", "id==" + ",".join(ids)), ("limit", str(IDS_PER_CALL))]
         try:
-            items = unwrap_items(await self.client.request("GET", "/runs", params=params))
+            client = self._client()
+            if client is None:  # only a client no longer in use goes away: its loop is closing
+                raise FlowServiceError("the Flow Service client of this event loop is gone (the loop closed)")
+            items = unwrap_items(await client.request("GET", "/runs", params=params))
         except Exception as exc:  # handed to the waiters of these ids, each decides (transient: poll on)
             for run_id in ids:
                 _settle(waiters[run_id], exc)
