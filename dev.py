@@ -7,8 +7,9 @@
     python3 dev.py bench   # benchmarks/ (writes BENCHMARKS.md figures to stdout)
     python3 dev.py matrix  # unit + integration tiers on every supported Airflow line (ci/constraints/)
 
-Each command creates ``.venv`` on first use and re-installs when pyproject.toml changed. Airflow
-runs with a temporary AIRFLOW_HOME, never ~/airflow.
+Each command creates ``.venv`` on first use and re-installs when pyproject.toml changed (pip's
+output goes to ``.venv/pip-install.log``; a progress line every few seconds). Airflow runs with a
+temporary AIRFLOW_HOME, never ~/airflow, removed afterwards.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import venv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -47,12 +52,54 @@ def ensure_venv(extras: str = EXTRAS) -> None:
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return
-    run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
+    log = VENV / "pip-install.log"
+    print(f"Installing the provider with [{extras}] into .venv (first time 1-3 minutes; pip's output: {log})")
+    started = time.monotonic()
+    with log.open("w") as out:
+        pip_install(["--upgrade", "pip"], out)
+        pip_install(["-e", f".[{extras}]"], out)
     stamp.write_text(digest)
+    print(f"Installed in {time.monotonic() - started:.0f}s", flush=True)
 
 
-def airflow_env() -> dict[str, str]:
+def pip_install(args: list[str], out: TextIO) -> None:
+    """``pip install``, its output to ``out``; a progress line every 5 s (pip can be silent for a minute)."""
+    cmd = [str(PY), "-m", "pip", "install", "--progress-bar", "off", *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = {"collected": 0, "step": "resolving"}
+    started = time.monotonic()
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(5):
+            elapsed = time.monotonic() - started
+            print(f"  ... {elapsed:3.0f}s  {seen['collected']} packages collected, {seen['step']}", flush=True)
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    assert proc.stdout is not None
+    tail: list[str] = []
+    for line in proc.stdout:
+        out.write(line)
+        tail = [*tail[-19:], line.rstrip()]
+        if line.startswith("Collecting "):
+            seen["collected"] += 1
+            seen["step"] = f"collecting {line.split()[1]}"
+        elif line.startswith(("Building wheel", "Building editable")):
+            seen["step"] = "building"
+        elif line.startswith("Installing collected packages"):
+            seen["step"] = "installing"
+    code = proc.wait()
+    done.set()
+    reporter.join()
+    if code != 0:
+        print("\n".join(["pip failed; its last lines:", *tail]), file=sys.stderr)
+        sys.exit(code)
+
+
+@contextmanager
+def airflow_env() -> Iterator[dict[str, str]]:
+    """The environment for Airflow commands: a temporary AIRFLOW_HOME, removed on exit."""
     env = dict(os.environ)
     home = tempfile.mkdtemp(prefix="flowservice-airflow-home-")
     env.update(
@@ -64,13 +111,76 @@ def airflow_env() -> dict[str, str]:
             "PYTHONPATH": str(ROOT),
         }
     )
-    return env
+    try:
+        yield env
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# The tiers of the suite, in the order they run (fast and narrow first). A test folder missing here
+# still runs, after these: nothing is skipped by forgetting to list it.
+TIERS = (
+    "unit",
+    "emulator",
+    "security",
+    "bad_input",
+    "integration",
+    "dataflows_as_code",
+    "docs",
+    "faults",
+    "race",
+    "deployment",
+)
+
+
+def suite_tiers() -> list[str]:
+    """``tests/<tier>`` folders that hold tests, in :data:`TIERS` order, then any other."""
+    present = sorted(d.name for d in (ROOT / "tests").iterdir() if d.is_dir() and any(d.glob("test_*.py")))
+    return [t for t in TIERS if t in present] + [t for t in present if t not in TIERS]
 
 
 def cmd_test(args: list[str]) -> None:
+    """The whole suite, one tier at a time with its time; with arguments, pytest with those arguments."""
     ensure_venv()
     # The suite sets its own temporary AIRFLOW_HOME in tests/conftest.py.
-    run(PY, "-m", "pytest", "-q", *args)
+    if args:
+        run(PY, "-m", "pytest", "-q", *args)
+        return
+    import xml.etree.ElementTree as ET
+
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    lines: list[str] = []
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="flowservice-junit-") as junit_dir:
+        for tier in suite_tiers():
+            report = Path(junit_dir) / f"{tier}.xml"
+            started = time.monotonic()
+            print(f"::: tests/{tier}", flush=True)
+            code = subprocess.run(
+                [str(PY), "-m", "pytest", "-q", f"tests/{tier}", f"--junitxml={report}"], cwd=ROOT
+            ).returncode
+            elapsed = time.monotonic() - started
+            counts = {k: 0 for k in totals}
+            if report.exists():
+                for suite in ET.parse(report).getroot().iter("testsuite"):
+                    for key in counts:
+                        counts[key] += int(suite.get(key, 0))
+            for key in totals:
+                totals[key] += counts[key]
+            bad = code != 0 or counts["tests"] == 0
+            if bad:
+                failed.append(tier)
+            lines.append(
+                f"  {tier:<18} {counts['tests'] - counts['failures'] - counts['errors'] - counts['skipped']:>4} passed "
+                f"{counts['failures'] + counts['errors']:>3} failed {counts['skipped']:>3} skipped  {elapsed:6.1f} s"
+                + ("  <- FAILED" if bad else "")
+            )
+    print("\nTiers:")
+    print("\n".join(lines))
+    passed = totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"]
+    print(f"{passed} passed, {totals['failures'] + totals['errors']} failed, {totals['skipped']} skipped")
+    if failed:
+        sys.exit(f"FAILED tiers: {', '.join(failed)}")
 
 
 def cmd_lint(args: list[str]) -> None:
@@ -82,14 +192,14 @@ def cmd_lint(args: list[str]) -> None:
 
 def cmd_demo(args: list[str]) -> None:
     ensure_venv()
-    env = airflow_env()
-    run(PY, "-m", "airflow", "db", "migrate", env=env)
-    run(PY, str(ROOT / "scripts" / "demo.py"), *args, env=env)
+    with airflow_env() as env:  # the demo writes Airflow's own output to a log file it names
+        run(PY, str(ROOT / "scripts" / "demo.py"), *args, env=env)
 
 
 def cmd_bench(args: list[str]) -> None:
     ensure_venv(extras="dev,benchmark")
-    run(PY, str(ROOT / "benchmarks" / "run_all.py"), *args, env=airflow_env())
+    with airflow_env() as env:
+        run(PY, str(ROOT / "benchmarks" / "run_all.py"), *args, env=env)
 
 
 # The supported lines: (Airflow release, Python, constraints file). Each runs the unit and integration

@@ -5,6 +5,13 @@ from __future__ import annotations
 RUN_URL_XCOM_KEY = "flowservice_run_url"
 """XCom key of the run's URL in the Experience Platform UI (read by the extra link)."""
 
+RUN_URL_ATTR = "_flowservice_run_url"
+"""Attribute of a run-producing task holding its try's run URL (``None`` until the run is known).
+
+Airflow 3 asks for a task's extra links once, at the end of each try, in the task's own process:
+the link reads this attribute instead of an XCom that a try which failed early never pushed.
+"""
+
 
 AEP_UI = "https://experience.adobe.com/#/@{org}/sname:{sandbox}/platform/source/dataflows/{flow_id}"
 

@@ -17,7 +17,7 @@ connections ``mailchimp`` and ``aep_export_s3``. The same file works from a shel
 
 Against the bundled emulator::
 
-    python -m airflow_flowservice.testing.emulator --port 8080   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
+    python -m airflow_flowservice.testing.emulator --port 8081   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
     export AIRFLOW_CONN_MAILCHIMP='{"conn_type": "http", "host": "https://us6.api.mailchimp.com/3.0/",
                                     "login": "acme", "password": "..."}'
     export AIRFLOW_CONN_AEP_EXPORT_S3='{"conn_type": "aws", "login": "AKIA...", "password": "..."}'

@@ -14,7 +14,7 @@ For an auth method with secrets (e.g. S3 "Access Key"), keep them in an Airflow 
 
 Run it against the bundled emulator (no Adobe account needed)::
 
-    python -m airflow_flowservice.testing.emulator --port 8080 &   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
+    python -m airflow_flowservice.testing.emulator --port 8081 &   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
     export AIRFLOW_CONN_FLOWSERVICE_DEFAULT='<the printed URI>'
     export AIRFLOW_HOME=$(mktemp -d) AIRFLOW__CORE__DAGS_FOLDER=$PWD/example_dags AIRFLOW__CORE__LOAD_EXAMPLES=False
     airflow db migrate && airflow dags test draft_and_publish

@@ -12,7 +12,7 @@ Export Experience Platform datasets to cloud storage (seed 003), then wait for t
 Any of the six destinations works the same way: change ``destination`` and ``target`` (see
 ``airflow_flowservice.specs.DESTINATIONS``). Against the bundled emulator::
 
-    python -m airflow_flowservice.testing.emulator --port 8080   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
+    python -m airflow_flowservice.testing.emulator --port 8081   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
     export AIRFLOW_CONN_AEP_EXPORT_S3='{"conn_type": "aws", "login": "AKIA...", "password": "..."}'
     airflow dags test export_datasets
 """

@@ -11,7 +11,7 @@ Connections: ``flowservice_default`` (Flow Service) and ``aep_bigquery`` (the so
 login = OAuth client id, password = client secret, extra ``project`` and ``refresh_token``).
 Against the bundled emulator::
 
-    python -m airflow_flowservice.testing.emulator --port 8080   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
+    python -m airflow_flowservice.testing.emulator --port 8081   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
     export AIRFLOW_CONN_AEP_BIGQUERY='{"conn_type": "generic", "login": "client", "password": "secret",
                                       "extra": {"project": "acme", "refresh_token": "token"}}'
     airflow dags test incremental_ingest 2026-01-05

@@ -15,7 +15,7 @@ Ingest a Mailchimp campaign into Experience Platform (seed 004), end to end.
 
 Against the bundled emulator::
 
-    python -m airflow_flowservice.testing.emulator --port 8080   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
+    python -m airflow_flowservice.testing.emulator --port 8081   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
     export AIRFLOW_CONN_MAILCHIMP='{"conn_type": "http", "host": "https://us6.api.mailchimp.com/3.0/",
                                     "login": "acme", "password": "..."}'
     airflow dags test mailchimp_campaigns

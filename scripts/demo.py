@@ -3,18 +3,25 @@ against the bundled emulator, then a report.
 
 Run it with ``python3 dev.py demo`` (which creates the environment and a temporary AIRFLOW_HOME).
 Nothing here calls an Adobe host: the connection points at the emulator on 127.0.0.1.
+
+The terminal gets one line per step and the report; Airflow's own output (the metadata DB set-up,
+every task's log) goes to a log file, named at the end (``--log-file PATH``, default
+``<temp dir>/flowservice-demo-airflow.log``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "example_dags"
@@ -57,11 +64,12 @@ def _logical_dates(dag: Any) -> Iterable[datetime]:
     return [today]
 
 
-def dataflows_as_code() -> bool:
+def dataflows_as_code(say: Any) -> bool:
     """``flowservice plan``, ``apply``, ``plan`` on example_dags/dataflows.yaml: changes, applied, then none."""
     from airflow_flowservice.cli import main as flowservice
 
     spec = str(EXAMPLES / "dataflows.yaml")
+    started = time.monotonic()
     print("== flowservice plan example_dags/dataflows.yaml --detailed-exitcode ==", flush=True)
     first = flowservice(["plan", spec, "--detailed-exitcode"])
     print(f"(exit {first})\n== flowservice apply --auto-approve ==", flush=True)
@@ -69,66 +77,125 @@ def dataflows_as_code() -> bool:
     print("== flowservice plan again ==", flush=True)
     second = flowservice(["plan", spec, "--detailed-exitcode"])
     print(f"(exit {second})\n", flush=True)
-    return (first, applied, second) == (2, 0, 0)
+    ok = (first, applied, second) == (2, 0, 0)
+    say(
+        f"Dataflows as code: plan exit {first} (changes), apply exit {applied}, plan again exit {second} "
+        f"(no change): {'as expected' if ok else 'UNEXPECTED'} in {time.monotonic() - started:.1f}s"
+    )
+    return ok
 
 
-def main() -> int:
-    if not os.environ.get("AIRFLOW_HOME"):
-        print("AIRFLOW_HOME is not set: run the demo with `python3 dev.py demo` (it uses a temporary one).")
-        return 2
+@contextmanager
+def output_to(log_file: Path) -> Iterator[TextIO]:
+    """Send this process's stdout and stderr (Airflow's logs included) to ``log_file``; yield the terminal.
+
+    File descriptors 1 and 2 are redirected, so whatever writes to them (structlog, warnings,
+    subprocesses) ends up in the file; the yielded stream writes to the original stdout.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(1), "w", buffering=1)
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    try:
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        os.close(saved_out)
+        os.close(saved_err)
+        terminal.close()
+
+
+def report(say: Any, hook: Any, emu: Any) -> None:
+    from airflow_flowservice.models import EntityKind
+
+    say("\n== Entities created in the emulator ==")
+    for kind in EntityKind:
+        for entity in hook.iter_entities(kind):
+            say(f"  {kind.label:<18} {entity.id}  {entity.state or '-':<9} {entity.name}")
+    say("\n== Runs ==")
+    say(f"  {'run id':<36}  {'window start':<16}  {'window end':<16}  {'status':<10} read/written/failed")
+    for flow in hook.iter_entities(EntityKind.FLOW):
+        for run in hook.list_runs(flow.id):
+            window = run.window() or (None, None)
+            rec = run.metrics.record_summary
+            say(
+                f"  {run.id:<36}  {_s(window[0]):<16}  {_s(window[1]):<16}  {run.status:<10} "
+                f"{rec.input_record_count}/{rec.output_record_count}/{rec.failed_record_count}"
+                f"  ({flow.name}, started {_ms(run.metrics.duration_summary.started_at_utc)})"
+            )
+    calls = [r for r in emu.requests if r.path != "/ims/token/v3"]
+    tokens = [r for r in emu.requests if r.path == "/ims/token/v3"]
+    say(f"\n{len(calls)} Flow Service calls and {len(tokens)} token calls in all.")
+
+
+def run_demo(say: Any) -> list[str]:
+    """Every example DAG against the emulator, one line per step; returns the DAG runs that failed."""
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.db import initdb
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
-    from airflow_flowservice.models import EntityKind
     from airflow_flowservice.testing import FlowServiceEmulator
 
+    started = time.monotonic()
+    initdb()
+    say(f"Airflow metadata DB ready ({time.monotonic() - started:.0f}s)")
     failures: list[str] = []
     with FlowServiceEmulator(run_timeline=(0.5, 1.5)) as emu:
         os.environ.update(emu.connection_env())
         os.environ.update(DEMO_CONNECTIONS)
-        print(f"Flow Service emulator on {emu.base_url} (no Adobe account involved)\n", flush=True)
-        if not dataflows_as_code():
+        say(f"Flow Service emulator on {emu.base_url} (no Adobe account involved)")
+        if not dataflows_as_code(say):
             failures.append("dataflows as code (plan, apply, plan)")
         bag = DagBag(str(EXAMPLES))
         if bag.import_errors:
             for path, error in bag.import_errors.items():
-                print(f"IMPORT ERROR {path}: {error}")
-            return 1
-        for dag_id in sorted(bag.dags):
-            dag = bag.dags[dag_id]
-            for logical_date in _logical_dates(dag):
-                started = time.monotonic()
-                run = dag.test(logical_date=logical_date)
-                state = str(getattr(run, "state", "unknown"))
-                print(
-                    f"DAG {dag_id} @ {logical_date:%Y-%m-%d}: {state} in {time.monotonic() - started:.1f}s", flush=True
-                )
-                if "success" not in state:
-                    failures.append(f"{dag_id}@{logical_date:%Y-%m-%d}")
+                say(f"IMPORT ERROR {path}: {error}")
+            return ["import errors"]
+        steps = [(dag_id, d) for dag_id in sorted(bag.dags) for d in _logical_dates(bag.dags[dag_id])]
+        for number, (dag_id, logical_date) in enumerate(steps, start=1):
+            started = time.monotonic()
+            run = bag.dags[dag_id].test(logical_date=logical_date)
+            state = str(getattr(run, "state", "unknown"))
+            took = time.monotonic() - started
+            say(f"[{number}/{len(steps)}] DAG {dag_id} @ {logical_date:%Y-%m-%d}: {state} in {took:.1f}s")
+            if "success" not in state:
+                failures.append(f"{dag_id}@{logical_date:%Y-%m-%d}")
+        report(say, FlowServiceHook(), emu)
+    return failures
 
-        hook = FlowServiceHook()
-        print("\n== Entities created in the emulator ==")
-        for kind in EntityKind:
-            for entity in hook.iter_entities(kind):
-                print(f"  {kind.label:<18} {entity.id}  {entity.state or '-':<9} {entity.name}")
-        print("\n== Runs ==")
-        print(f"  {'run id':<36}  {'window start':<16}  {'window end':<16}  {'status':<10} read/written/failed")
-        for flow in hook.iter_entities(EntityKind.FLOW):
-            for run in hook.list_runs(flow.id):
-                window = run.window() or (None, None)
-                rec = run.metrics.record_summary
-                print(
-                    f"  {run.id:<36}  {_s(window[0]):<16}  {_s(window[1]):<16}  {run.status:<10} "
-                    f"{rec.input_record_count}/{rec.output_record_count}/{rec.failed_record_count}"
-                    f"  ({flow.name}, started {_ms(run.metrics.duration_summary.started_at_utc)})"
-                )
-        calls = [r for r in emu.requests if r.path != "/ims/token/v3"]
-        tokens = [r for r in emu.requests if r.path == "/ims/token/v3"]
-        print(f"\n{len(calls)} Flow Service calls and {len(tokens)} token calls in all.")
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    default_log = Path(tempfile.gettempdir()) / "flowservice-demo-airflow.log"
+    parser.add_argument("--log-file", type=Path, default=default_log, help=f"Airflow's output (default {default_log})")
+    args = parser.parse_args(argv)
+    if not os.environ.get("AIRFLOW_HOME"):
+        print("AIRFLOW_HOME is not set: run the demo with `python3 dev.py demo` (it uses a temporary one).")
+        return 2
+    print(f"Running every example DAG against the bundled emulator (Airflow's logs: {args.log_file}) ...", flush=True)
+    with output_to(args.log_file) as terminal:
+
+        def say(line: str) -> None:
+            terminal.write(line + "\n")
+
+        try:
+            failures = run_demo(say)
+        except BaseException as exc:
+            say(f"The demo stopped: {type(exc).__name__}: {exc}")
+            raise
+    lines = sum(1 for _ in args.log_file.open(errors="replace"))
+    print(f"\nAirflow's logs ({lines} lines): {args.log_file}")
     if failures:
-        print(f"\nFAILED: {', '.join(failures)}")
+        print(f"FAILED: {', '.join(failures)}")
         return 1
-    print("\nDemo finished: every example DAG succeeded.")
+    print("Demo finished: every example DAG succeeded.")
     return 0
 
 

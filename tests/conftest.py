@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -10,6 +12,7 @@ import pytest
 
 # Must run before anything imports airflow.
 _HOME = tempfile.mkdtemp(prefix="flowservice-airflow-home-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)  # removed when the test process exits
 os.environ["AIRFLOW_HOME"] = _HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")

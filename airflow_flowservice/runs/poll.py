@@ -18,9 +18,10 @@ import random
 import time
 import weakref
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_flowservice.client import unwrap_items
+from airflow_flowservice.client import property_in, unwrap_items
 from airflow_flowservice.exceptions import (
     FlowServiceError,
     FlowServiceNotFoundError,
@@ -31,6 +32,7 @@ from airflow_flowservice.exceptions import (
 )
 from airflow_flowservice.models import Run
 from airflow_flowservice.runs.judge import run_state
+from airflow_flowservice.ui import run_url
 
 if TYPE_CHECKING:
     import logging
@@ -42,6 +44,50 @@ if TYPE_CHECKING:
 TRANSIENT_ERRORS = (FlowServiceServerError, FlowServiceTransportError, FlowServiceRateLimitError)
 
 OutcomeStatus = Literal["success", "failed", "timeout", "error"]
+
+#: Seconds between "still waiting" lines while a run's status does not change (the worker's poll
+#: loop and the trigger both log one), so a run that stays ``inProgress`` for hours is visible.
+HEARTBEAT_INTERVAL = 600.0
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def heartbeat_message(
+    run: Run, waiting_since: float, deadline: float, url: str | None, now: float | None = None
+) -> str:
+    """One "still waiting" line: status, time since the run was created (or since the wait began), deadline, URL.
+
+    :param waiting_since: epoch seconds when this wait began (used when the run has no ``createdAt``).
+    :param deadline: epoch seconds when the wait times out.
+    """
+    current = time.time() if now is None else now
+    since = run.created_at / 1000 if run.created_at else waiting_since
+    until = datetime.fromtimestamp(deadline, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"Run {run.id} is still {run.status or 'unknown'} after {_duration(current - since)}; waiting until "
+        f"{until} ({_duration(deadline - current)} left){f': {url}' if url else ''}"
+    )
+
+
+class _Heartbeat:
+    """When the next "still waiting" line is due: :data:`HEARTBEAT_INTERVAL` after the last status line."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.last = time.monotonic()
+
+    def status_changed(self) -> None:
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        if time.monotonic() - self.last < HEARTBEAT_INTERVAL:
+            return False
+        self.last = time.monotonic()
+        return True
 
 
 @dataclass(frozen=True)
@@ -182,7 +228,7 @@ class RunPoller:
     async def _round(self, ids: list[str], waiters: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
         """One call for up to 100 ids; every waiter of these ids gets its run or an error."""
         self.calls += 1
-        params = [("property", "id==" + ",".join(ids)), ("limit", str(IDS_PER_CALL))]
+        params = [property_in("id", ids, "run_id"), ("limit", str(IDS_PER_CALL))]
         try:
             client = self._client()
             if client is None:  # only a client no longer in use goes away: its loop is closing
@@ -248,16 +294,30 @@ def freeze_startup_objects() -> int | None:
 
 
 def poll_in_worker(
-    hook: FlowServiceHook, run_id: str, *, poll_interval: float, timeout: float, log: logging.Logger | Any
+    hook: FlowServiceHook,
+    run_id: str,
+    *,
+    poll_interval: float,
+    timeout: float,
+    log: logging.Logger | Any,
+    url: str | None = None,
 ) -> Run:
-    """Poll ``GET /runs/{id}`` in the worker until the run is terminal; log status changes."""
+    """Poll ``GET /runs/{id}`` in the worker until the run is terminal.
+
+    Logs each status change, and every :data:`HEARTBEAT_INTERVAL` seconds without one a "still
+    waiting" line (status, time since the run was created, deadline, ``url``).
+    """
     deadline = time.monotonic() + timeout
+    heartbeat = _Heartbeat()
     last: str | None = None
     while True:
         run = hook.get_run(run_id)
         if run.status != last:
             log.info("Run %s status: %s", run_id, run.status or "unknown")
             last = run.status
+            heartbeat.status_changed()
+        elif heartbeat.due():
+            log.info("%s", heartbeat_message(run, heartbeat.started, heartbeat.started + timeout, url))
         if run_state(run.status) != "running":
             return run
         if time.monotonic() >= deadline:
@@ -280,9 +340,11 @@ async def poll_in_triggerer(
     Give ``run_id``, or ``flow_id`` and ``created_after_ms`` to wait for the flow's first run created
     at or after that time. The run is read by the loop's shared :class:`RunPoller` (which paces the
     reads); looking for a flow's run lists it once per interval. Transient errors keep it polling;
-    any other error ends the wait with an ``error`` outcome.
+    any other error ends the wait with an ``error`` outcome. Logs status changes, and a "still
+    waiting" line with the run's URL every :data:`HEARTBEAT_INTERVAL` seconds without one.
     """
     last_status: str | None = None
+    heartbeat = _Heartbeat()
     poller: RunPoller | None = None
     while True:
         try:
@@ -302,6 +364,12 @@ async def poll_in_triggerer(
                     if status != last_status:
                         log.info("Run %s status: %s", run_id, status or "unknown")
                         last_status = status
+                        heartbeat.status_changed()
+                    elif heartbeat.due():  # rare: only then does a running run become a model
+                        seen = Run.model_validate(item)
+                        creds = hook.credentials  # read by get_async_client already: no sync call here
+                        url = run_url(creds.org_id, creds.sandbox, seen.flow_id, seen.id) if seen.flow_id else None
+                        log.info("%s", heartbeat_message(seen, heartbeat.started, end_time, url))
                     state = run_state(status)
                     if state != "running":  # only the finished run becomes a model (the event's payload)
                         run = Run.model_validate(item)

@@ -4,6 +4,11 @@ Flow Service has no idempotency key for ``POST /runs``, so the run of a window i
 it is created, and after a ``POST`` whose outcome is unknown (connection broken after sending, or
 5xx) it is looked up again instead of being sent twice. See ``docs/runs.md`` for which cases adopt
 an existing run.
+
+Two tasks on different workers can both find no run and both ``POST``: nothing a task can reach makes
+the look-up and the ``POST`` atomic (``docs/runs.md``: a one-slot Airflow pool per flow prevents it,
+in the scheduler). After the ``POST``, a check of the window's runs detects it
+(:func:`check_single_run`), so a duplicate never passes silently.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_flowservice.exceptions import (
+    FlowServiceDuplicateRunsError,
     FlowServiceError,
     FlowServiceNotFoundError,
     FlowServiceServerError,
@@ -106,13 +112,16 @@ def start_window_run(
     memory: RunMemory | None = None,
     lookup_attempts: int = 5,
     lookup_delay: float = 1.0,
+    post_attempts: int = 5,
 ) -> StartedRun:
     """Start one on-demand run of ``flow_id`` for ``window``, exactly once.
 
     A run already created for this flow and window (by a previous try of the task, or a request
     whose response was lost) is adopted instead of starting a second one. When the ``POST /runs``
-    outcome is unknown, the run is looked up again ``lookup_attempts`` times before giving up; the
-    request is never blindly re-sent. How far back each look-up reads (``docs/runs.md``):
+    outcome is unknown, the run is looked up again ``lookup_attempts`` times; only when no run exists
+    is the request sent again (at most ``post_attempts`` sends in all, with backoff), so a task without
+    retries survives transient 5xx. The request is never blindly re-sent. How far back each look-up
+    reads (``docs/runs.md``):
 
     - the run remembered in ``memory`` (Airflow's task state store, kept across the tries and clears
       of a task in one DAG run) is read with one ``GET /runs/{id}``, no listing;
@@ -133,26 +142,34 @@ def start_window_run(
     params: dict[str, Any] = {"startTime": str(start_time), **window.as_params()}
     if delta_column is not None:
         params["deltaColumn"] = delta_column
-    posted_ms = int(time.time() * 1000)
-    try:
-        body = hook.client.request("POST", "/runs", json={"flowId": flow_id, "params": params})
-    except (FlowServiceTransportError, FlowServiceServerError) as exc:
-        if isinstance(exc, FlowServiceTransportError) and not exc.request_sent:
-            raise
-        log.warning("POST /runs outcome unknown (%s); looking the run up instead of re-sending", exc.message)
-        for _ in range(lookup_attempts):
-            found = find_run_for_window(hook, flow_id, window, created_since_ms=posted_ms - CLOCK_SKEW_MS)
-            if found is not None:
-                _remember(memory, flow_id, window, found.id)
-                return StartedRun(found.id, adopted=True, run=found)
-            time.sleep(lookup_delay)
-        raise FlowServiceError(
-            f"POST /runs for flow {flow_id} window {window.start}..{window.end} failed ({exc.message}) and no run "
-            "exists for that window; retrying the task is safe (it looks the run up before creating one)",
-            status=exc.status,
-            code=exc.code,
-            request_id=exc.request_id,
-        ) from None
+    posted_ms = int(time.time() * 1000)  # before the first send: a look-up reads the runs created since
+    for send in range(1, post_attempts + 1):
+        try:
+            body = hook.client.request("POST", "/runs", json={"flowId": flow_id, "params": params})
+            break
+        except (FlowServiceTransportError, FlowServiceServerError) as exc:
+            if isinstance(exc, FlowServiceTransportError) and not exc.request_sent:
+                raise
+            log.warning("POST /runs outcome unknown (%s); looking the run up instead of re-sending", exc.message)
+            for _ in range(lookup_attempts):
+                found = find_run_for_window(hook, flow_id, window, created_since_ms=posted_ms - CLOCK_SKEW_MS)
+                if found is not None:
+                    _remember(memory, flow_id, window, found.id)
+                    return StartedRun(found.id, adopted=True, run=found)
+                time.sleep(lookup_delay)
+            if send == post_attempts:
+                raise FlowServiceError(
+                    f"POST /runs for flow {flow_id} window {window.start}..{window.end} failed {send} times (last: "
+                    f"{exc.message}) and no run exists for that window; retrying the task is safe (it looks the "
+                    "run up before creating one)",
+                    status=exc.status,
+                    code=exc.code,
+                    request_id=exc.request_id,
+                ) from None
+            # The look-up confirmed that no run exists: sending again cannot start a second one.
+            delay = min(30.0, lookup_delay * 2 ** (send - 1))
+            log.warning("No run exists for the window: sending POST /runs again in %.1fs (send %d)", delay, send + 1)
+            time.sleep(delay)
     from airflow_flowservice.client import unwrap_items
 
     # POST /runs is answered bare {id, etag} in the OpenAPI spec and wrapped in items in the on-demand
@@ -161,6 +178,7 @@ def start_window_run(
     if not items or not items[0].get("id"):
         raise FlowServiceError(f"POST /runs answered without a run id: {body!r}")
     run_id = str(items[0]["id"])
+    check_single_run(hook, flow_id, window, run_id)  # before remembering: a cleared task must not adopt one of two
     _remember(memory, flow_id, window, run_id)
     return StartedRun(run_id, adopted=False)
 
@@ -168,3 +186,25 @@ def start_window_run(
 def _remember(memory: RunMemory | None, flow_id: str, window: RunWindow, run_id: str) -> None:
     if memory is not None:
         memory.set(memory_key(flow_id, window), run_id)
+
+
+def check_single_run(hook: FlowServiceHook, flow_id: str, window: RunWindow, run_id: str, *, limit: int = 100) -> None:
+    """Raise :class:`FlowServiceDuplicateRunsError` when ``window`` has another run than ``run_id``.
+
+    Reads the flow's newest ``limit`` runs (one page), where a concurrent task's run is: it was
+    created moments before or after this one. Of two tasks that both posted, the later one always
+    sees both runs, so at least one task fails, naming every run id of the window.
+    """
+    ids = [
+        run.id for run in itertools.islice(hook.iter_runs(flow_id), limit) if run.window() == (window.start, window.end)
+    ]
+    if run_id not in ids:
+        ids.append(run_id)
+    if len(ids) > 1:
+        raise FlowServiceDuplicateRunsError(
+            f"flow {flow_id} has {len(ids)} runs for window {window.start}..{window.end}: {', '.join(ids)}. Two "
+            "tasks started this window concurrently (Flow Service cannot cancel a run); check which data was "
+            "ingested twice. To prevent it, run every task that starts this flow's runs in one Airflow pool of one "
+            "slot (docs/runs.md)",
+            run_ids=ids,
+        )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_flowservice.exceptions import FlowServiceRunFailedError
 from airflow_flowservice.runs.judge import RunPolicy, format_metrics, judge_run, run_from_event, run_state
 from airflow_flowservice.runs.poll import poll_in_worker
-from airflow_flowservice.ui import RUN_URL_XCOM_KEY, run_url
+from airflow_flowservice.ui import RUN_URL_ATTR, RUN_URL_XCOM_KEY, run_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -48,6 +48,13 @@ class RunWait:
     deferrable: bool
     trigger_class: Callable[..., Any]
 
+    def __post_init__(self) -> None:
+        from airflow_flowservice.validation import check_seconds
+
+        # Checked before the task makes any call: a bad value would otherwise crash the wait after the run started.
+        self.poll_interval = check_seconds(self.poll_interval, "poll_interval")
+        self.timeout = check_seconds(self.timeout, "timeout")
+
     @property
     def hook(self) -> FlowServiceHook:
         hook: FlowServiceHook = self.task.hook
@@ -55,11 +62,17 @@ class RunWait:
 
     def announce(self, context: Mapping[str, Any], flow_id: str, run_id: str) -> None:
         """Push XCom ``run_id`` and the run's URL, and log the URL (the first thing a user wants)."""
-        creds = self.hook.credentials
-        url = run_url(creds.org_id, creds.sandbox, flow_id, run_id)
+        url = self.remember_url(flow_id, run_id)
         context["ti"].xcom_push(key="run_id", value=run_id)
         context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=url)
         self.task.log.info("Run %s: %s", run_id, url)
+
+    def remember_url(self, flow_id: str, run_id: str) -> str:
+        """The run's URL, also kept on the task for its extra link (``ui.RUN_URL_ATTR``)."""
+        creds = self.hook.credentials
+        url = run_url(creds.org_id, creds.sandbox, flow_id, run_id)
+        setattr(self.task, RUN_URL_ATTR, url)
+        return url
 
     def settle(
         self,
@@ -77,6 +90,8 @@ class RunWait:
         only) for the flow's first run created at or after that time.
         """
         if known is not None and run_state(known.status) != "running":
+            how = "without deferring" if self.deferrable else "without polling"
+            self.task.log.info("Run %s has already finished (%s): judging it now, %s", known.id, known.status, how)
             return known
         if self.deferrable:
             self.task.defer(
@@ -92,12 +107,19 @@ class RunWait:
             )
         assert run_id is not None, "an in-worker wait needs the run id"
         return poll_in_worker(
-            self.hook, run_id, poll_interval=self.poll_interval, timeout=self.timeout, log=self.task.log
+            self.hook,
+            run_id,
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+            log=self.task.log,
+            url=getattr(self.task, RUN_URL_ATTR, None),
         )
 
     def resume(self, event: Mapping[str, Any]) -> Run:
         """The run a trigger event reports on; ``timeout`` and ``error`` events raise their message."""
         run = run_from_event(event, self.hook.get_run)
+        if run.flow_id:  # the resumed try runs in a new process: its extra link names the run again
+            self.remember_url(run.flow_id, run.id)
         if event.get("status") == "failed" and run_state(run.status) != "failed":
             raise FlowServiceRunFailedError(str(event.get("message")))
         return run

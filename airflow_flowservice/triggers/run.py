@@ -58,6 +58,14 @@ class FlowServiceRunTrigger(BaseTrigger):
         super().__init__()  # type: ignore[no-untyped-call]
         if run_id is None and (flow_id is None or created_after_ms is None):
             raise ValueError("FlowServiceRunTrigger needs run_id, or flow_id and created_after_ms")
+        from airflow_flowservice.client import path_segment
+        from airflow_flowservice.validation import check_seconds
+
+        end_time = check_seconds(end_time, "end_time")
+        poll_interval = check_seconds(poll_interval, "poll_interval")
+        for name, value in (("run_id", run_id), ("flow_id", flow_id)):
+            if value is not None:
+                path_segment(value, name)  # it goes into a URL path or a filter: refuse it here, not in the poller
         self.flowservice_conn_id = flowservice_conn_id
         self.end_time = end_time
         self.run_id = run_id

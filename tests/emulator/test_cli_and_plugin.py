@@ -102,11 +102,26 @@ def test_cli_rejects_non_loopback_host() -> None:
     assert proc.returncode == 2 and "loopback" in proc.stderr
 
 
+def test_default_port_is_not_airflows_api_server_port() -> None:
+    """The CLI default and every documented command line keep off Airflow 3's api-server port."""
+    from airflow.configuration import conf
+
+    from airflow_flowservice.testing.emulator.__main__ import DEFAULT_PORT
+
+    api_server_port = conf.getint("api", "port")
+    assert api_server_port == 8080 and DEFAULT_PORT == 8081
+    documented = [REPO_ROOT / "README.md", *REPO_ROOT.glob("docs/*.md"), *REPO_ROOT.glob("example_dags/*.py")]
+    for path in documented:
+        for line in path.read_text().splitlines():
+            if "testing.emulator --port" in line or "emulator listening on" in line:
+                assert f":{api_server_port}" not in line and f"--port {api_server_port}" not in line, (path, line)
+
+
 def test_connection_uri_round_trips_through_airflow() -> None:
     from airflow.models.connection import Connection
 
     emu = FlowServiceEmulator(client_id="id with:odd/chars", client_secret="p@ss:w/rd?#", sandbox="my-sandbox")
-    emu._port = 8080  # no need to serve for this check
+    emu._port = 8081  # no need to serve for this check
     conn = Connection(conn_id="flowservice_default", uri=emu.connection_uri())
     assert conn.conn_type == "adobe_flowservice"
     assert conn.login == "id with:odd/chars"
@@ -114,8 +129,8 @@ def test_connection_uri_round_trips_through_airflow() -> None:
     assert conn.extra_dejson == {
         "org_id": emu.org_id,
         "sandbox": "my-sandbox",
-        "ims_url": "http://127.0.0.1:8080/ims/token/v3",
-        "api_url": "http://127.0.0.1:8080/data/foundation/flowservice",
+        "ims_url": "http://127.0.0.1:8081/ims/token/v3",
+        "api_url": "http://127.0.0.1:8081/data/foundation/flowservice",
     }
     assert emu.connection_env() == {"AIRFLOW_CONN_FLOWSERVICE_DEFAULT": emu.connection_uri()}
 

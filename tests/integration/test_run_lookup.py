@@ -94,7 +94,7 @@ def flow_id(flowservice_emulator: Any) -> str:
 
 
 @pytest.mark.parametrize("history", [0, 3000])
-def test_new_window_through_dag_test_costs_three_calls(
+def test_new_window_through_dag_test_costs_four_calls(
     history: int, flow_id: str, flowservice_emulator: Any, load_dag: Any
 ) -> None:
     emu = flowservice_emulator
@@ -102,7 +102,8 @@ def test_new_window_through_dag_test_costs_three_calls(
     dag = load_dag("lookup_new", source=DAG_SOURCE.format(dag_id="lookup_new", flow_id=flow_id))
     emu.requests.clear()
     assert dag.test(logical_date=pendulum.datetime(2026, 1, 3, tz="UTC")).state == "success"
-    assert flow_calls(emu) == ["GET flows", "GET runs", "POST runs"]
+    # the last GET runs: the check for a concurrent task's run of the same window (docs/runs.md)
+    assert flow_calls(emu) == ["GET flows", "GET runs", "POST runs", "GET runs"]
     assert len(FlowServiceHook().list_runs(flow_id)) == history + 2
 
 
@@ -122,7 +123,8 @@ def test_first_try_reads_one_page_only(flow_id: str, flowservice_emulator: Any) 
     seed_history(emu, flow_id, 300)
     emu.requests.clear()
     trigger(flow_id, 5, try_number=1)
-    assert flow_calls(emu) == ["GET flows", "GET runs", "POST runs"]
+    # the last GET runs: the check for a concurrent task's run of the same window (docs/runs.md)
+    assert flow_calls(emu) == ["GET flows", "GET runs", "POST runs", "GET runs"]
 
 
 def test_remembered_run_is_adopted_with_one_get(flow_id: str, flowservice_emulator: Any) -> None:

@@ -1,4 +1,4 @@
-"""The Flow Service emulator (``python -m airflow_flowservice.testing.emulator --port 8080``)."""
+"""The Flow Service emulator (``python -m airflow_flowservice.testing.emulator --port 8081``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m airflow_flowservice.testing.emulator --port 8080``.
+"""Command line: ``python -m airflow_flowservice.testing.emulator --port 8081``.
 
 Prints ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT=<uri>`` on a line of its own, then serves until SIGINT or
 SIGTERM (exit code 0).
@@ -20,6 +20,10 @@ from .control import (
     FlowServiceEmulator,
 )
 
+#: The command line's default port: not 8080, which is Airflow 3's api-server default (``[api] port``),
+#: so the emulator and a local Airflow deployment can run side by side.
+DEFAULT_PORT = 8081
+
 
 def _timeline(value: str) -> tuple[float, float]:
     parts = [p for p in value.replace(" ", "").split(",") if p]
@@ -36,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m airflow_flowservice.testing.emulator",
         description="Local Adobe Flow Service + IMS emulator (binds 127.0.0.1 only).",
     )
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on (0 = any free port)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT}; 0 = any free port)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--clock", choices=["real", "manual"], default="real")
     parser.add_argument("--run-timeline", type=_timeline, default=(1.0, 2.0), metavar="IN_PROGRESS,FINISHED")

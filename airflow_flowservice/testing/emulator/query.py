@@ -204,14 +204,21 @@ def _unb64(token: str) -> dict[str, Any]:
     return data
 
 
+_PAGING_KEYS = frozenset({"property", "limit", "orderby", "count"})
+
+
 def parse_list_query(params: Sequence[tuple[str, str]], max_limit: int = MAX_LIMIT) -> ListQuery:
     """Parse ``property``/``limit``/``orderby``/``continuationToken``/``count`` from query pairs.
 
     A continuation token carries the filters, order and limit of the first call, so following
-    ``_links.next.href`` (or sending only ``continuationToken``) gives the next page of the same list.
+    ``_links.next.href`` (``/runs?continuationToken=...``, as Adobe's docs show it) gives the next page
+    of the same list. With a token, every other paging or filter parameter is ignored (clients such as
+    aepp send the token with a bare ``property``).
     """
     q = ListQuery()
-    token: str | None = None
+    token = next((value for key, value in params if key == "continuationToken" and value), None)
+    if token:
+        params = [(key, value) for key, value in params if key not in _PAGING_KEYS]
     raw_props: list[str] = []
     for key, value in params:
         if key == "property":
@@ -227,7 +234,7 @@ def parse_list_query(params: Sequence[tuple[str, str]], max_limit: int = MAX_LIM
         elif key == "orderby":
             q.orderby = value
         elif key == "continuationToken":
-            token = value
+            pass
         elif key == "count":
             q.count = value.strip().lower() == "true"
         else:
@@ -333,13 +340,8 @@ def page_body(
         state: dict[str, Any] = {"p": [f.as_query() for f in q.filters], "l": q.limit, "s": next_offset}
         if q.orderby:
             state["o"] = q.orderby
-        pairs: list[tuple[str, str]] = [("continuationToken", _b64(state))]
-        pairs += [("property", f.as_query()) for f in q.filters]
-        if q.orderby:
-            pairs.append(("orderby", q.orderby))
-        if q.limit_given:
-            pairs.append(("limit", str(q.limit)))
-        body["_links"] = {"next": {"href": f"/{collection}?{urlencode(pairs, safe='=,:[]')}"}}
+        # Only the token: it carries the filters, order and limit (Adobe's docs show the same href).
+        body["_links"] = {"next": {"href": f"/{collection}?{urlencode([('continuationToken', _b64(state))])}"}}
     else:
         body["_links"] = {}
     return body
