@@ -7,7 +7,6 @@ each with its exact message and no (or no writing) call to the service.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -73,9 +72,7 @@ def failures(capsys: pytest.CaptureFixture[str]) -> list[str]:
     """``ExceptionClass: message`` lines the failed tasks logged.
 
     Airflow 3.1+ logs ``airflow_flowservice.exceptions.X: message``; 3.0's rich tracebacks end with the
-    bare ``X: message``, wrapped at the console width (80 columns when not a terminal): rich breaks
-    after a space and keeps it, so the lines up to the blank line that ends the traceback join back
-    into the message.
+    bare ``X: message`` (one line: see :func:`unwrapped_tracebacks`).
     """
     out = capsys.readouterr()
     lines = (out.out + out.err).splitlines()
@@ -84,14 +81,15 @@ def failures(capsys: pytest.CaptureFixture[str]) -> list[str]:
         for line in lines
         if line.startswith("airflow_flowservice.exceptions.")
     ]
-    if qualified:
-        return qualified
-    found = []
-    for index, line in enumerate(lines):
-        if re.match(r"FlowService\w*Error: ", line):
-            wrapped = itertools.takewhile(str.strip, lines[index + 1 :])
-            found.append("".join([line, *wrapped]).rstrip())
-    return found
+    return qualified or [line for line in lines if re.match(r"FlowService\w*Error: ", line)]
+
+
+@pytest.fixture(autouse=True)
+def unwrapped_tracebacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3.0 renders task tracebacks with rich, which wraps them at the console width (80 columns
+    when the output is not a terminal); rich reads ``COLUMNS``, so a wide one keeps each message on one
+    line. Later lines print plain tracebacks and ignore it."""
+    monkeypatch.setenv("COLUMNS", "10000")
 
 
 # -- the example DAG: drafts, inspect, publish ----------------------------------------------------------
