@@ -135,7 +135,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Adobe Experience Platform Flow Service",
-                "python-modules": ["airflow_flowservice.triggers.run"],
+                "python-modules": ["airflow_flowservice.triggers.run", "airflow_flowservice.triggers.run_event"],
             }
         ],
         "extra-links": ["airflow_flowservice.links.FlowServiceRunLink"],

@@ -13,7 +13,8 @@ feature                                since  fallback on older lines
 ``airflow.sdk.log.amask_secret``       3.3    the sync ``mask_secret`` (3.0-3.2 add the mask in
                                               process and never block on the supervisor)
 task state store (``ResumableJobMixin``) 3.3  none needed: a retried try finds its run by window
-asset state store                      3.3    a restarted event trigger starts from now
+asset state store of event triggers    3.3    ``AssetStateStore.of`` is ``None``: a restarted
+(``AssetStateStore``)                         event trigger starts from now
 =====================================  =====  ==================================================
 
 Nothing else in the package imports a name whose place differs between these lines.
@@ -54,6 +55,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowNotFoundException",
     "AssetAlias",
+    "AssetStateStore",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
@@ -102,3 +104,52 @@ async def aextra_dejson(conn: Connection) -> dict[str, Any]:
         extra: dict[str, Any] = await reader()
         return extra
     return dict(conn.extra_dejson)
+
+
+# A 3.3+ triggerer refuses a single-asset read when several assets share one trigger (triggers are
+# deduplicated by class path and arguments), with a ValueError naming "concrete inlets and outlets".
+_SEVERAL_ASSETS = "concrete inlets and outlets"
+
+
+class AssetStateStore:
+    """The asset state store of an event trigger (Airflow 3.3+), as ``load``/``save`` of one JSON value.
+
+    Build it with :meth:`of`: ``None`` where the store does not exist (Airflow 3.0-3.2, or a trigger
+    run outside a triggerer). When several assets share the trigger there is no single place for
+    the value: the first :meth:`load` logs a warning and the store then keeps nothing.
+
+    :param accessors: the ``asset_state_store`` the triggerer set on the trigger.
+    :param key: the key of the value in the store.
+    :param log: where the warning goes.
+    """
+
+    def __init__(self, accessors: Any, key: str, log: Any) -> None:
+        self.accessors = accessors
+        self.key = key
+        self.log = log
+        self.enabled = True
+
+    @classmethod
+    def of(cls, trigger: object, key: str, log: Any) -> AssetStateStore | None:
+        """The store the triggerer injected into ``trigger``, or ``None`` (before 3.3: no store)."""
+        accessors = getattr(trigger, "asset_state_store", None)
+        return None if accessors is None else cls(accessors, key, log)
+
+    async def load(self) -> Any:
+        """The stored value (``None`` if nothing is stored)."""
+        try:
+            return await self.accessors.aget(self.key)
+        except ValueError as exc:
+            if _SEVERAL_ASSETS not in str(exc):
+                raise
+            self.enabled = False
+            self.log.warning(
+                "Several assets share this trigger, so it keeps no state: a triggerer restart starts from now (%s)",
+                exc,
+            )
+            return None
+
+    async def save(self, value: Any) -> None:
+        """Store ``value`` (nothing when several assets share the trigger)."""
+        if self.enabled:
+            await self.accessors.aset(self.key, value)

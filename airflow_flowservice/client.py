@@ -40,6 +40,7 @@ from airflow_flowservice.auth import TOKEN_CACHE, FlowServiceCredentials, TokenC
 from airflow_flowservice.exceptions import (
     FlowServiceAuthError,
     FlowServiceBadRequestError,
+    FlowServiceConfigError,
     FlowServiceConflictError,
     FlowServiceError,
     FlowServiceNotFoundError,
@@ -97,10 +98,85 @@ class ApiRequest:
         return f"{self.method.upper()} {self.path}"
 
 
+# RFC 3986 "unreserved" characters: a value made of them is one path segment and one filter value as it is.
+_SEGMENT = re.compile(r"[A-Za-z0-9._~-]{1,256}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SEGMENT_RULE = (
+    "letters, digits, '-', '_', '.' or '~' only, at most 256 (no '/', '..', ',', spaces or control characters)"
+)
+
+
+def path_segment(value: Any, name: str) -> str:
+    """``value`` as one URL path segment, or a :class:`FlowServiceConfigError` naming the argument ``name``.
+
+    An id such as ``../flows/<id>`` would otherwise be normalised onto another collection's path.
+    """
+    if not isinstance(value, str) or not _SEGMENT.fullmatch(value) or value in (".", ".."):
+        raise FlowServiceConfigError(f"{name}: {value!r} is not an id that fits in a URL path: use {_SEGMENT_RULE}")
+    return value
+
+
+def api_path(template: str, **ids: Any) -> str:
+    """``template`` (``"/flows/{flow_id}"``) with each id checked by :func:`path_segment` (named by its key)."""
+    return template.format(**{name: path_segment(value, name) for name, value in ids.items()})
+
+
+def property_filter(field_name: str, op: str, value: Any, name: str) -> tuple[str, str]:
+    """One ``property=<field><op><value>`` query parameter; ``value`` is checked like a path segment
+    (a ``,`` would turn the filter into an OR of two filters)."""
+    return ("property", f"{field_name}{op}{path_segment(str(value) if isinstance(value, int) else value, name)}")
+
+
+def name_filter(value: Any, name: str = "name") -> tuple[str, str]:
+    """``property=name=="<value>"``; a name holding ``"``, ``,`` or a control character is refused."""
+    if not isinstance(value, str) or '"' in value or "," in value or _CONTROL.search(value):
+        raise FlowServiceConfigError(
+            f"{name}: {value!r} cannot be matched by the API's name filter: no '\"', ',' or control characters"
+        )
+    return ("property", f'name=="{value}"')
+
+
+def property_in(field_name: str, values: Sequence[Any], name: str) -> tuple[str, str]:
+    """``property=<field>==a,b,c``: matches any of ``values`` (a comma ORs values); each is checked by
+    :func:`path_segment`."""
+    return ("property", f"{field_name}==" + ",".join(path_segment(value, name) for value in values))
+
+
+_FILTER_HEAD = re.compile(r"[A-Za-z][A-Za-z0-9_.]*(==|!=|>=|<=|>|<|~)")
+
+
+def _ok_filter(text: str) -> bool:
+    """A ``property`` filter whose commas only separate plain values: ``id==a,b,c`` yes, ``flowId==a,flowId==b`` no."""
+    if "," not in text:
+        return True
+    head = _FILTER_HEAD.match(text)
+    return head is not None and all(_SEGMENT.fullmatch(v) for v in text[head.end() :].split(","))
+
+
+def check_request(req: ApiRequest) -> None:
+    """Refuse, before anything is sent, a path that is not made of single segments, and a ``property``
+    filter that holds a ``,`` (an OR) or a control character: whatever layer built the request."""
+    if "://" not in req.path:
+        segments = req.path.strip("/").split("/")
+        if not all(_SEGMENT.fullmatch(seg) and seg not in (".", "..") for seg in segments):
+            raise FlowServiceConfigError(f"request path {req.path!r}: every path segment must use {_SEGMENT_RULE}")
+    elif _CONTROL.search(req.path) or any(ord(ch) > 126 for ch in req.path):
+        raise FlowServiceConfigError(f"request URL {req.path!r}: holds a control or non-ASCII character")
+    for key, value in req.params:
+        text = str(value)
+        if _CONTROL.search(text) or (key == "property" and not _ok_filter(text)):
+            raise FlowServiceConfigError(
+                f"{key}: {value!r} holds a control character, or a ',' (which the API reads as OR) that does not "
+                "separate plain values (id==a,b,c)"
+            )
+
+
 def build_request(
     http: httpx.Client | httpx.AsyncClient, creds: FlowServiceCredentials, token: str, req: ApiRequest
 ) -> httpx.Request:
-    """Build the HTTP request with every header the Platform gateway requires."""
+    """Build the HTTP request with every header the Platform gateway requires (checked by
+    :func:`check_request` first)."""
+    check_request(req)
     headers = {
         "Authorization": f"Bearer {token}",
         "x-api-key": creds.client_id,
@@ -241,13 +317,20 @@ def next_page_request(body: Any, req: ApiRequest, api_url: str) -> ApiRequest | 
 
 
 def _is_retryable(exc: BaseException, req: ApiRequest) -> bool:
+    # A failed token fetch is safe to repeat, whatever the call it was for.
+    safe = req.is_retry_safe or getattr(exc, "token_fetch", False)
     if isinstance(exc, FlowServiceRateLimitError):
         return True
     if isinstance(exc, FlowServiceTransportError):
-        return not exc.request_sent or req.is_retry_safe
+        return not exc.request_sent or safe
     if isinstance(exc, FlowServiceServerError):
-        return req.is_retry_safe
+        return safe
     return False
+
+
+def _mark_token_fetch(exc: FlowServiceError) -> FlowServiceError:
+    exc.token_fetch = True  # type: ignore[attr-defined]
+    return exc
 
 
 class _BackoffWait:
@@ -306,6 +389,19 @@ def _retry_args(policy: RetryPolicy, req: ApiRequest) -> dict[str, Any]:
         "before_sleep": _log_retry(req),
         "reraise": True,
     }
+
+
+# Raised by httpx before a byte leaves the process (a header it cannot encode, a bad URL): nothing was sent.
+_LOCAL_ERRORS = (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL, UnicodeError)
+
+
+def _local_error(exc: Exception, req: ApiRequest) -> FlowServiceConfigError:
+    return FlowServiceConfigError(
+        f"the request could not be built, nothing was sent: {type(exc).__name__}: {exc}; check the connection's "
+        "header values (sandbox, org_id, client id) and URLs",
+        method=req.method.upper(),
+        path=req.path,
+    )
 
 
 def _transport_error(exc: httpx.HTTPError, req: ApiRequest) -> FlowServiceTransportError:
@@ -392,32 +488,39 @@ class FlowServiceClient(_ClientBase):
         retrying = tenacity.Retrying(sleep=self._sleep, **_retry_args(self.retry_policy, req))
         return retrying(call)
 
-    def _transmit(self, request: httpx.Request, req: ApiRequest) -> httpx.Response:
+    def _transmit(self, build: Callable[[], httpx.Request], req: ApiRequest) -> httpx.Response:
+        try:
+            request = build()
+        except _LOCAL_ERRORS as exc:
+            raise _local_error(exc, req) from None
         try:
             return self._http.send(request)
+        except _LOCAL_ERRORS as exc:
+            raise _local_error(exc, req) from None
         except httpx.HTTPError as exc:
             raise _transport_error(exc, req) from None
 
     def _fetch_token(self) -> httpx.Response:
+        # One attempt: the call that needs the token retries it (one retry budget, not one inside another).
         req = self._token_request()
-
-        def attempt() -> httpx.Response:
-            response = self._transmit(build_token_request(self._http, self.credentials), req)
+        try:
+            response = self._transmit(lambda: build_token_request(self._http, self.credentials), req)
             return _raise_if_retryable(response, req)
-
-        response: httpx.Response = self._with_retries(req, attempt)
-        return response
+        except FlowServiceError as exc:
+            raise _mark_token_fetch(exc) from None
 
     def token(self) -> str:
         """A valid access token (cached per process)."""
         return self.tokens.get(self.credentials, self._fetch_token, self.on_new_token)
 
     def _attempt(self, req: ApiRequest) -> Any:
+        check_request(req)  # before the token: a bad path makes no call at all
         token = self.token()
-        response = self._transmit(build_request(self._http, self.credentials, token, req), req)
+        response = self._transmit(lambda: build_request(self._http, self.credentials, token, req), req)
         if response.status_code == 401:
             self.tokens.invalidate(self.credentials, token)
-            response = self._transmit(build_request(self._http, self.credentials, self.token(), req), req)
+            fresh = self.token()
+            response = self._transmit(lambda: build_request(self._http, self.credentials, fresh, req), req)
             if response.status_code == 401:
                 raise self._second_401(response, req)
         return parse_response(response, req)
@@ -492,33 +595,40 @@ class AsyncFlowServiceClient(_ClientBase):
         retrying = tenacity.AsyncRetrying(sleep=self._sleep, **_retry_args(self.retry_policy, req))
         return await retrying(call, *args)
 
-    async def _transmit(self, request: httpx.Request, req: ApiRequest) -> httpx.Response:
+    async def _transmit(self, build: Callable[[], httpx.Request], req: ApiRequest) -> httpx.Response:
+        try:
+            request = build()
+        except _LOCAL_ERRORS as exc:
+            raise _local_error(exc, req) from None
         try:
             async with self._in_flight:
                 return await self._http.send(request)
+        except _LOCAL_ERRORS as exc:
+            raise _local_error(exc, req) from None
         except httpx.HTTPError as exc:
             raise _transport_error(exc, req) from None
 
     async def _fetch_token(self) -> httpx.Response:
+        # One attempt: the call that needs the token retries it (one retry budget, not one inside another).
         req = self._token_request()
-
-        async def attempt() -> httpx.Response:
-            response = await self._transmit(build_token_request(self._http, self.credentials), req)
+        try:
+            response = await self._transmit(lambda: build_token_request(self._http, self.credentials), req)
             return _raise_if_retryable(response, req)
-
-        response: httpx.Response = await self._with_retries(req, attempt)
-        return response
+        except FlowServiceError as exc:
+            raise _mark_token_fetch(exc) from None
 
     async def token(self) -> str:
         """A valid access token (cached per process; one fetch per event loop at a time)."""
         return await self.tokens.aget(self.credentials, self._fetch_token, self.on_new_token)
 
     async def _attempt(self, req: ApiRequest) -> Any:
+        check_request(req)  # before the token: a bad path makes no call at all
         token = await self.token()
-        response = await self._transmit(build_request(self._http, self.credentials, token, req), req)
+        response = await self._transmit(lambda: build_request(self._http, self.credentials, token, req), req)
         if response.status_code == 401:
             self.tokens.invalidate(self.credentials, token)
-            response = await self._transmit(build_request(self._http, self.credentials, await self.token(), req), req)
+            fresh = await self.token()
+            response = await self._transmit(lambda: build_request(self._http, self.credentials, fresh, req), req)
             if response.status_code == 401:
                 raise self._second_401(response, req)
         return parse_response(response, req)

@@ -8,6 +8,22 @@ in here ever holds a credential or an access token.
 from __future__ import annotations
 
 import copy
+import re
+
+from airflow_flowservice._compat import AirflowFailException  # the class the task runner catches, per line
+
+#: At most this many characters of one unbroken piece of input are echoed back in a message.
+ECHO_LIMIT = 200
+#: No message is longer than this (a long list of problems, or a long server message, is cut).
+MESSAGE_LIMIT = 2000
+_LONG_RUN = re.compile(r"\S{" + str(ECHO_LIMIT + 1) + ",}")
+
+
+def cap_message(text: str) -> str:
+    """``text`` with every unbroken run over :data:`ECHO_LIMIT` characters cut (``…``), and the whole
+    cut at :data:`MESSAGE_LIMIT`: a 1 MB id gives a short message, not a 1 MB one."""
+    text = _LONG_RUN.sub(lambda m: m.group()[:ECHO_LIMIT] + "…", text)
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "…"
 
 
 class FlowServiceError(Exception):
@@ -23,7 +39,7 @@ class FlowServiceError(Exception):
         method: str | None = None,
         path: str | None = None,
     ) -> None:
-        self.message = message
+        self.message = cap_message(str(message))
         self.status = status
         self.code = code
         self.request_id = request_id
@@ -43,18 +59,22 @@ class FlowServiceError(Exception):
         text = f"{head}: {self.message}" if head else self.message
         if self.request_id:
             text += f" (request id {self.request_id})"
-        return text
+        return cap_message(text)
 
     def with_note(self, note: str) -> FlowServiceError:
         """A copy of this error (same class, status, code, request id) whose message ends with ``note``."""
         new = copy.copy(self)
-        new.message = f"{self.message} ({note})"
+        new.message = cap_message(f"{self.message} ({note})")
         new.args = (new._render(),)
         return new
 
 
-class FlowServiceConfigError(FlowServiceError, ValueError):
-    """The Airflow connection or an operator argument is invalid; raised before any API call."""
+class FlowServiceConfigError(FlowServiceError, ValueError, AirflowFailException):
+    """The Airflow connection or an operator argument is invalid; raised before any API call.
+
+    A retry of the task would fail the same way, so it fails the task without retry (it is an
+    ``AirflowFailException``).
+    """
 
 
 class FlowServiceAuthError(FlowServiceError):
@@ -105,8 +125,21 @@ class FlowServiceTransportError(FlowServiceError):
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
-class FlowServiceRunFailedError(FlowServiceError):
-    """A flow run finished unsuccessfully, or broke the failed-records policy."""
+class FlowServiceRunFailedError(FlowServiceError, AirflowFailException):
+    """A flow run finished unsuccessfully, or broke the failed-records policy.
+
+    A retry of the task would adopt the same finished run and judge it the same way, so it fails the
+    task without retry (it is an ``AirflowFailException``). ``FlowServiceTriggerRunOperator`` with
+    ``retrigger_failed=True`` raises a plain :class:`FlowServiceError` instead, as a retry re-triggers the run.
+    """
+
+
+class FlowServiceDuplicateRunsError(FlowServiceError):
+    """A window has more than one run (two tasks started it concurrently); ``run_ids`` names them all."""
+
+    def __init__(self, message: str, *, run_ids: list[str]) -> None:
+        self.run_ids = run_ids
+        super().__init__(message)
 
 
 class FlowServiceTimeoutError(FlowServiceError):

@@ -8,6 +8,7 @@ The pydantic input models themselves are in :mod:`airflow_flowservice.inputs`.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -146,6 +147,8 @@ def to_epoch_seconds(value: Any) -> int:
         else:
             return to_epoch_seconds(_parse_iso(text))
     elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"must be epoch seconds, a finite number (got {value!r})")
         seconds = int(value)
     elif isinstance(value, int):
         seconds = value
@@ -158,6 +161,21 @@ def to_epoch_seconds(value: Any) -> int:
             f"{seconds} looks like milliseconds; Flow Service wants epoch seconds here (use {seconds // 1000})"
         )
     return seconds
+
+
+def check_seconds(value: Any, field: str) -> float:
+    """A wait setting (``poll_interval``, ``timeout``, ``end_time``): a positive, finite number of seconds.
+
+    A ``timedelta`` is taken in seconds. Anything else is a config error naming ``field``.
+    """
+    from datetime import timedelta
+
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if not ok:
+        raise FlowServiceConfigError(f"{field}: must be a positive, finite number of seconds (got {value!r})")
+    return float(value)
 
 
 def _parse_iso(text: str) -> datetime:
@@ -211,6 +229,10 @@ def parse_name(value: Any) -> str:
         raise ValueError("must not be empty; give the entity a name unique in the sandbox")
     if '"' in text:
         raise ValueError(f"{value!r} contains '\"', which the API's name filter cannot match; remove it")
+    if "," in text:
+        raise ValueError(f"{value!r} contains ',', which the API's name filter reads as OR; remove it")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError(f"{value!r} contains a control character; remove it")
     return text
 
 

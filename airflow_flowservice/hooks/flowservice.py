@@ -20,7 +20,15 @@ from airflow_flowservice._compat import (
     mask_secret,
 )
 from airflow_flowservice.auth import DEFAULT_API_URL, DEFAULT_IMS_URL, DEFAULT_SCOPES, FlowServiceCredentials
-from airflow_flowservice.client import AsyncFlowServiceClient, FlowServiceClient, RetryPolicy, unwrap_items
+from airflow_flowservice.client import (
+    AsyncFlowServiceClient,
+    FlowServiceClient,
+    RetryPolicy,
+    api_path,
+    name_filter,
+    property_filter,
+    unwrap_items,
+)
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
     FlowServiceError,
@@ -78,11 +86,25 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
     """
     conn_id = conn.conn_id
     extra = conn.extra_dejson if extra is None else extra
+    if not isinstance(extra, dict):
+        raise FlowServiceConfigError(
+            f"Connection '{conn_id}' extra is a JSON {type(extra).__name__}, not an object: give a JSON object "
+            'such as {"org_id": "<ORG_ID>@AdobeOrg", "sandbox": "prod"}.'
+        )
 
     def need(value: Any, where: str, fix: str) -> str:
         text = str(value).strip() if value is not None else ""
         if not text:
             raise FlowServiceConfigError(f"Connection '{conn_id}' has no {where}: {fix}")
+        return text
+
+    def header_safe(text: str, where: str) -> str:
+        # Sent as an HTTP header (or URL): httpx would fail on it later, inside the first call.
+        if not all(32 <= ord(ch) < 127 for ch in text):
+            raise FlowServiceConfigError(
+                f"Connection '{conn_id}' {where} is {text!r}: it may hold only printable ASCII characters "
+                "(no accents, control characters or line breaks)."
+            )
         return text
 
     client_id = need(conn.login, "login (client id)", "set login to the Developer Console client id (API key).")
@@ -93,6 +115,13 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
         "extra 'sandbox'",
         'add "sandbox": "<name>" to the extra (there is no default: name the production sandbox explicitly).',
     )
+    client_id = header_safe(client_id, "login (client id)")
+    org_id = header_safe(org_id, "extra 'org_id'")
+    sandbox = header_safe(sandbox, "extra 'sandbox'")
+    urls = {
+        key: header_safe(str(extra.get(key) or default), f"extra {key!r}")
+        for key, default in (("ims_url", DEFAULT_IMS_URL), ("api_url", DEFAULT_API_URL))
+    }
     if not org_id.endswith("@AdobeOrg"):
         raise FlowServiceConfigError(
             f"Connection '{conn_id}' extra 'org_id' is {org_id!r}: an IMS org id ends with '@AdobeOrg'."
@@ -107,8 +136,8 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
         org_id=org_id,
         sandbox=sandbox,
         scopes=str(extra.get("scopes") or DEFAULT_SCOPES),
-        ims_url=str(extra.get("ims_url") or DEFAULT_IMS_URL),
-        api_url=str(extra.get("api_url") or DEFAULT_API_URL),
+        ims_url=urls["ims_url"],
+        api_url=urls["api_url"],
     )
 
 
@@ -216,26 +245,30 @@ class FlowServiceHook(BaseHook):
 
     def get_connection_spec(self, spec_id: str) -> ConnectionSpec:
         """``GET /connectionSpecs/{id}``."""
-        return self._get_one(f"/connectionSpecs/{spec_id}", ConnectionSpec, "connection spec", spec_id)
+        return self._get_one(
+            api_path("/connectionSpecs/{spec_id}", spec_id=spec_id), ConnectionSpec, "connection spec", spec_id
+        )
 
     def get_flow_spec(self, spec_id: str) -> FlowSpec:
         """``GET /flowSpecs/{id}``."""
-        return self._get_one(f"/flowSpecs/{spec_id}", FlowSpec, "flow spec", spec_id)
+        return self._get_one(api_path("/flowSpecs/{spec_id}", spec_id=spec_id), FlowSpec, "flow spec", spec_id)
 
     def find_flow_spec(self, name: str) -> FlowSpec:
         """``GET /flowSpecs?property=name=="<name>"`` (e.g. ``CloudStorageToAEP``)."""
-        items = list(self.client.iter_items("/flowSpecs", [("property", f'name=="{name}"')]))
+        items = list(self.client.iter_items("/flowSpecs", [name_filter(name)]))
         if not items:
             raise FlowServiceNotFoundError(f"no flow spec is named {name!r}", status=404)
         return FlowSpec.model_validate(items[0])
 
     def get_entity(self, kind: EntityKind, entity_id: str) -> Entity:
         """``GET /{kind}/{id}`` parsed into its model."""
-        return self._get_one(f"{kind.path}/{entity_id}", ENTITY_MODELS[kind], kind.label, entity_id)
+        return self._get_one(
+            api_path(kind.path + "/{entity_id}", entity_id=entity_id), ENTITY_MODELS[kind], kind.label, entity_id
+        )
 
     def get_flow(self, flow_id: str) -> Flow:
         """``GET /flows/{id}``."""
-        return self._get_one(f"/flows/{flow_id}", Flow, "flow", flow_id)
+        return self._get_one(api_path("/flows/{flow_id}", flow_id=flow_id), Flow, "flow", flow_id)
 
     def iter_entities(self, kind: EntityKind, filters: Sequence[str] = ()) -> Iterator[Entity]:
         """Every entity of a kind matching ``property=`` filters, across pages."""
@@ -245,7 +278,7 @@ class FlowServiceHook(BaseHook):
 
     def find_entities_by_name(self, kind: EntityKind, name: str) -> list[Entity]:
         """Entities of a kind with exactly this name in the sandbox."""
-        return [e for e in self.iter_entities(kind, [f'name=="{name}"']) if e.name == name]
+        return [e for e in self.iter_entities(kind, [name_filter(name)[1]]) if e.name == name]
 
     def create_entity(self, kind: EntityKind, body: dict[str, Any], *, draft: bool = False) -> EntityRef:
         """``POST /{kind}`` (``?mode=draft`` for a draft). Never blindly re-sent on 5xx."""
@@ -256,26 +289,36 @@ class FlowServiceHook(BaseHook):
         """``POST /{kind}/{id}/action?op=<op>`` (publish, enable, disable)."""
         headers = {"If-Match": etag} if etag else None
         body = self.client.request(
-            "POST", f"{kind.path}/{entity_id}/action", params=[("op", op)], headers=headers, retry_safe=False
+            "POST",
+            api_path(kind.path + "/{entity_id}/action", entity_id=entity_id),
+            params=[("op", op)],
+            headers=headers,
+            retry_safe=False,
         )
         return EntityRef.model_validate(body)
 
     def patch_entity(self, kind: EntityKind, entity_id: str, ops: list[dict[str, Any]], etag: str) -> EntityRef:
         """``PATCH /{kind}/{id}`` with JSON-Patch ``ops`` and ``If-Match: <etag>``."""
-        body = self.client.request("PATCH", f"{kind.path}/{entity_id}", json=ops, headers={"If-Match": etag})
+        body = self.client.request(
+            "PATCH", api_path(kind.path + "/{entity_id}", entity_id=entity_id), json=ops, headers={"If-Match": etag}
+        )
         return EntityRef.model_validate(body)
 
     def delete_entity(self, kind: EntityKind, entity_id: str) -> None:
         """``DELETE /{kind}/{id}``."""
-        self.client.request("DELETE", f"{kind.path}/{entity_id}")
+        self.client.request("DELETE", api_path(kind.path + "/{entity_id}", entity_id=entity_id))
 
     def get_run(self, run_id: str) -> Run:
         """``GET /runs/{id}``."""
-        return self._get_one(f"/runs/{run_id}", Run, "run", run_id)
+        return self._get_one(api_path("/runs/{run_id}", run_id=run_id), Run, "run", run_id)
 
     def iter_runs(self, flow_id: str, filters: Sequence[str] = ()) -> Iterator[Run]:
         """The runs of a flow, newest first as the service orders them, read page by page as consumed."""
-        params = [("property", f"flowId=={flow_id}"), *(("property", f) for f in filters), ("limit", RUNS_PAGE)]
+        params = [
+            property_filter("flowId", "==", flow_id, "flow_id"),
+            *(("property", f) for f in filters),
+            ("limit", RUNS_PAGE),
+        ]
         for item in self.client.iter_items("/runs", params):
             yield Run.model_validate(item)
 
@@ -286,7 +329,7 @@ class FlowServiceHook(BaseHook):
     async def aget_run(self, run_id: str) -> Run:
         """Async ``GET /runs/{id}`` on the shared per-loop client."""
         client = await self.get_async_client()
-        items = unwrap_items(await client.request("GET", f"/runs/{run_id}"))
+        items = unwrap_items(await client.request("GET", api_path("/runs/{run_id}", run_id=run_id)))
         if not items:
             raise FlowServiceNotFoundError(f"run {run_id} is not in the response", status=404)
         return Run.model_validate(items[0])
@@ -336,7 +379,7 @@ class FlowServiceHook(BaseHook):
         encoded = base64.b64encode(json.dumps(source_params, separators=(",", ":")).encode()).decode()
         return self.client.request(
             "GET",
-            f"/connections/{base_connection_id}/explore",
+            api_path("/connections/{base_connection_id}/explore", base_connection_id=base_connection_id),
             params=[
                 ("objectType", "rest"),
                 ("object", object_name),
@@ -357,7 +400,7 @@ class FlowServiceHook(BaseHook):
 
     def find_run_created_after(self, flow_id: str, created_after_ms: int) -> Run | None:
         """The earliest run of ``flow_id`` created at or after ``created_after_ms`` (epoch ms)."""
-        runs = self.list_runs(flow_id, [f"createdAt>={created_after_ms}"])
+        runs = self.list_runs(flow_id, [property_filter("createdAt", ">=", created_after_ms, "created_after_ms")[1]])
         candidates = [r for r in runs if (r.created_at or 0) >= created_after_ms]
         return min(candidates, key=lambda r: r.created_at or 0) if candidates else None
 
@@ -388,7 +431,9 @@ class FlowServiceHook(BaseHook):
         The spec's enum spells it ``RE_TRIGGER``, Adobe's "Retry failed dataflow runs" guide
         ``re-trigger``: we send the spec's.
         """
-        body = self.client.request("POST", f"/runs/{run_id}/action", params=[("op", "RE_TRIGGER")], retry_safe=False)
+        body = self.client.request(
+            "POST", api_path("/runs/{run_id}/action", run_id=run_id), params=[("op", "RE_TRIGGER")], retry_safe=False
+        )
         items = unwrap_items(body)
         if not items:
             raise FlowServiceError(f"re-trigger of run {run_id} answered without a run id: {body!r}")
@@ -398,8 +443,8 @@ class FlowServiceHook(BaseHook):
         """Async :meth:`find_run_created_after` (deferred waits for a scheduled run)."""
         client = await self.get_async_client()
         params = [
-            ("property", f"flowId=={flow_id}"),
-            ("property", f"createdAt>={created_after_ms}"),
+            property_filter("flowId", "==", flow_id, "flow_id"),
+            property_filter("createdAt", ">=", created_after_ms, "created_after_ms"),
             ("limit", RUNS_PAGE),
         ]
         runs = [Run.model_validate(item) async for item in client.iter_items("/runs", params)]

@@ -9,9 +9,10 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_flowservice._compat import AssetAlias, conf
+from airflow_flowservice._compat import AirflowFailException, AssetAlias, conf
 from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
+    FlowServiceDuplicateRunsError,
     FlowServiceError,
 )
 from airflow_flowservice.kinds import EntityKind
@@ -249,6 +250,21 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
     def _lineage_flow_id(self, run_id: str | None) -> str | None:
         return str(self.flow_id) if self.flow_id else super()._lineage_flow_id(run_id)
 
+    def _finish(self, context: Context, wait: RunWait, run: Run) -> str:
+        """Judge the run; a failed run fails the task without retry, unless ``retrigger_failed`` (a retry
+        adopts the failed run and re-triggers it, so it can help)."""
+        from airflow_flowservice.exceptions import FlowServiceRunFailedError
+        from airflow_flowservice.runs.judge import run_state
+
+        try:
+            return super()._finish(context, wait, run)
+        except FlowServiceRunFailedError as exc:
+            if not (self.retrigger_failed and run_state(run.status) == "failed"):
+                raise
+            raise FlowServiceError(
+                f"{exc.message} (retrigger_failed=True: a retry of this task re-triggers it)", status=exc.status
+            ) from None
+
     def _is_tabular(self, source_id: str) -> bool:
         from airflow_flowservice.models import SourceConnection
 
@@ -273,7 +289,18 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         flow = self._flow = self.hook.get_flow(flow_id)
         to_send = self._check_flow(flow, window, delta)
         self.log.info("Flow %s: run for window %s", flow_id, window.describe())
-        started = start_window_run(self.hook, flow_id, window, start_time=start_time, delta_column=to_send)
+        try:
+            started = start_window_run(
+                self.hook,
+                flow_id,
+                window,
+                start_time=start_time,
+                delta_column=to_send,
+                first_try=getattr(context["ti"], "try_number", None) == 1,
+                memory=context.get("task_state_store"),  # Airflow 3.3+: kept across tries and clears
+            )
+        except FlowServiceDuplicateRunsError as exc:
+            raise AirflowFailException(str(exc)) from None  # a retry would adopt one run and hide the other
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
         run_id, known = started.run_id, started.run
         if started.adopted:

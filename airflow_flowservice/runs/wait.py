@@ -48,6 +48,13 @@ class RunWait:
     deferrable: bool
     trigger_class: Callable[..., Any]
 
+    def __post_init__(self) -> None:
+        from airflow_flowservice.validation import check_seconds
+
+        # Checked before the task makes any call: a bad value would otherwise crash the wait after the run started.
+        self.poll_interval = check_seconds(self.poll_interval, "poll_interval")
+        self.timeout = check_seconds(self.timeout, "timeout")
+
     @property
     def hook(self) -> FlowServiceHook:
         hook: FlowServiceHook = self.task.hook

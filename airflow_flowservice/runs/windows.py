@@ -98,7 +98,7 @@ def delta_column_body(delta_column: Any) -> dict[str, str] | None:
     if isinstance(delta_column, str):
         if not delta_column.strip():
             raise FlowServiceConfigError(f"delta_column: must be a column name or a dict (got {delta_column!r})")
-        return {"name": delta_column.strip()}
+        return {"name": _delta_text(delta_column.strip(), "delta_column")}
     if isinstance(delta_column, Mapping):
         unknown = sorted(set(delta_column) - {"name", "dateFormat", "timezone"})
         if unknown or not str(delta_column.get("name") or "").strip():
@@ -106,5 +106,30 @@ def delta_column_body(delta_column: Any) -> dict[str, str] | None:
                 "delta_column: must be a column name or {'name': ..., 'dateFormat'?: ..., 'timezone'?: ...} "
                 f"(got {dict(delta_column)!r})"
             )
-        return {str(k): str(v) for k, v in delta_column.items()}
+        return {str(k): _delta_text(v, f"delta_column.{k}") for k, v in delta_column.items()}
     raise FlowServiceConfigError(f"delta_column: must be a column name or a dict (got {delta_column!r})")
+
+
+#: Longest column name (or date format, time zone) accepted in ``delta_column``.
+DELTA_COLUMN_MAX = 256
+
+
+def _delta_text(value: Any, field: str) -> str:
+    """One value of ``deltaColumn``: a string of printable characters, at most :data:`DELTA_COLUMN_MAX` long.
+
+    The first one sent stays on the flow for good, so it is checked before it is sent.
+    """
+    if not isinstance(value, str):
+        raise FlowServiceConfigError(f"{field}: must be a string (got {type(value).__name__} {value!r})")
+    text = value.strip()
+    if not text:
+        raise FlowServiceConfigError(f"{field}: must not be empty")
+    if len(text) > DELTA_COLUMN_MAX:
+        raise FlowServiceConfigError(
+            f"{field}: is {len(text)} characters long; at most {DELTA_COLUMN_MAX} (got {text!r})"
+        )
+    if not text.isprintable():
+        raise FlowServiceConfigError(
+            f"{field}: holds a control character, line break or NUL; give the column name as it is (got {text!r})"
+        )
+    return text

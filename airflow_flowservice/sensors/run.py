@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice import DEFAULT_CONN_ID
@@ -92,9 +91,10 @@ class FlowServiceRunSensor(BaseSensorOperator):
         from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 
         policy = RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
-        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
-        poke = self.poke_interval
-        interval = poke.total_seconds() if isinstance(poke, timedelta) else float(poke)
+        from airflow_flowservice.validation import check_seconds
+
+        interval = check_seconds(self.poke_interval, "poke_interval")  # positive, finite seconds (or a timedelta)
+        timeout = check_seconds(self.timeout, "timeout")
         return RunWait(self, policy, interval, timeout, self.deferrable, FlowServiceRunTrigger)
 
     def _created_after_ms(self) -> int:

@@ -14,12 +14,15 @@ class FlowServiceRunTrigger(BaseTrigger):
     """
     Wait for a Flow Service run to finish, without holding a worker slot.
 
-    Polls ``GET /runs/{run_id}`` on the triggerer's event loop (one shared async client and token per
-    loop) and yields exactly one event: ``{"status": "success"|"failed"|"timeout"|"error", "run_id",
-    "run_status", "message"}``. Give ``run_id``, or ``flow_id`` and ``created_after_ms`` to wait for
-    the first run of a flow created at or after that time (a scheduled export run). A ``success``
-    or ``failed`` event also carries ``run``, the run document it saw, so resuming needs no call. The deadline is
-    the absolute ``end_time``, so a triggerer restart (which re-creates the trigger from
+    Waits on the triggerer's event loop, where every trigger of one connection and poll interval
+    shares one poller (:class:`~airflow_flowservice.runs.poll.RunPoller`): each interval it reads all
+    their runs with ``GET /runs?property=id==a,b,c`` (100 ids a call), so N waits cost
+    ``ceil(N / 100)`` calls an interval. Yields exactly one event:
+    ``{"status": "success"|"failed"|"timeout"|"error", "run_id", "run_status", "message"}``. Give
+    ``run_id``, or ``flow_id`` and ``created_after_ms`` to wait for the first run of a flow created
+    at or after that time (a scheduled export run). A ``success`` or ``failed`` event also carries
+    ``run``, the run document it saw, so resuming needs no call. The deadline is the absolute
+    ``end_time``, so a triggerer restart (which re-creates the trigger from
     :meth:`serialize`) keeps the original timeout.
 
     :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``.
@@ -44,6 +47,14 @@ class FlowServiceRunTrigger(BaseTrigger):
         super().__init__()  # type: ignore[no-untyped-call]
         if run_id is None and (flow_id is None or created_after_ms is None):
             raise ValueError("FlowServiceRunTrigger needs run_id, or flow_id and created_after_ms")
+        from airflow_flowservice.client import path_segment
+        from airflow_flowservice.validation import check_seconds
+
+        end_time = check_seconds(end_time, "end_time")
+        poll_interval = check_seconds(poll_interval, "poll_interval")
+        for name, value in (("run_id", run_id), ("flow_id", flow_id)):
+            if value is not None:
+                path_segment(value, name)  # it goes into a URL path or a filter: refuse it here, not in the poller
         self.flowservice_conn_id = flowservice_conn_id
         self.end_time = end_time
         self.run_id = run_id

@@ -12,6 +12,7 @@ docs/bad-input.md lists the same table: keep them identical.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,16 @@ ZERO_LENGTH_FIX = (
     "airflow.timetables.interval.CronDataIntervalTimetable('@daily', timezone='UTC') or "
     "DeltaDataIntervalTimetable(timedelta(days=1)), or pass window_start and window_end"
 )
+
+
+SEGMENT_RULE = (
+    "use letters, digits, '-', '_', '.' or '~' only, at most 256 (no '/', '..', ',', spaces or control characters)"
+)
+
+
+def not_a_path_segment(name: str, value: str) -> str:
+    """The hook's message for an id that cannot be one URL path segment (checked where requests are built)."""
+    return f"{name}: {value!r} is not an id that fits in a URL path: {SEGMENT_RULE}"
 
 
 @dataclass(frozen=True)
@@ -494,6 +505,320 @@ CASES: list[Case] = [
         "dataset_ids: {'name': 'AAM Devices'} has no dataset id; give dataset ids, or dicts with 'id' as "
         "FlowServiceListExportableDatasetsOperator returns",
     ),
+    # -- hardening: wait settings, delta_column content, non-finite numbers, ids in URLs, connection values ---
+    Case(
+        "trigger_poll_interval_zero",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, poll_interval=0",
+        "poll_interval: must be a positive, finite number of seconds (got 0)",
+    ),
+    Case(
+        "trigger_poll_interval_negative",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, poll_interval=-5",
+        "poll_interval: must be a positive, finite number of seconds (got -5)",
+    ),
+    Case(
+        "trigger_poll_interval_inf",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, poll_interval=float('inf')",
+        "poll_interval: must be a positive, finite number of seconds (got inf)",
+    ),
+    Case(
+        "trigger_poll_interval_nan",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, poll_interval=float('nan')",
+        "poll_interval: must be a positive, finite number of seconds (got nan)",
+    ),
+    Case(
+        "trigger_poll_interval_text",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, poll_interval='30'",
+        "poll_interval: must be a positive, finite number of seconds (got '30')",
+    ),
+    Case(
+        "trigger_timeout_zero",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, timeout=0",
+        "timeout: must be a positive, finite number of seconds (got 0)",
+    ),
+    Case(
+        "trigger_timeout_inf",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, timeout=float('inf')",
+        "timeout: must be a positive, finite number of seconds (got inf)",
+    ),
+    Case(
+        "trigger_timeout_none",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, timeout=None",
+        "timeout: must be a positive, finite number of seconds (got None)",
+    ),
+    Case(
+        "trigger_timeout_deferrable_nan",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, timeout=float('nan'), deferrable=True",
+        "timeout: must be a positive, finite number of seconds (got nan)",
+    ),
+    Case(
+        "retrigger_poll_interval_negative",
+        "Retrigger",
+        f"run_id='{FLOW}', poll_interval=-1",
+        "poll_interval: must be a positive, finite number of seconds (got -1)",
+    ),
+    Case(
+        "retrigger_timeout_inf",
+        "Retrigger",
+        f"run_id='{FLOW}', timeout=float('inf')",
+        "timeout: must be a positive, finite number of seconds (got inf)",
+    ),
+    Case(
+        "sensor_poke_interval_zero",
+        "Sensor",
+        f"run_id='{FLOW}', poke_interval=0",
+        "poke_interval: must be a positive, finite number of seconds (got 0.0)",
+    ),
+    Case(
+        "sensor_timeout_zero",
+        "Sensor",
+        f"run_id='{FLOW}', timeout=0",
+        "timeout: must be a positive, finite number of seconds (got 0.0)",
+    ),
+    Case(
+        "sensor_run_id_traversal",
+        "Sensor",
+        f"run_id='../runs/{FLOW}'",
+        "run_id: '../runs/2edc08ac-4df5-4fe6-936f-81a19ce92f5c' is not a Flow Service entity id: "
+        "give its UUID, e.g. 'c604ff05-7f1a-43c0-8e18-33bf874cb11c'",
+    ),
+    Case(
+        "delta_column_nul",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, delta_column='updated\\x00at'",
+        "delta_column: holds a control character, line break or NUL; give the column name as it i"
+        "s (got 'updated\\x00at')",
+    ),
+    Case(
+        "delta_column_newline",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, delta_column='updated\\nat'",
+        "delta_column: holds a control character, line break or NUL; give the column name as it i"
+        "s (got 'updated\\nat')",
+    ),
+    Case(
+        "delta_column_too_long",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, delta_column='x' * 300",
+        "delta_column: is 300 characters long; at most 256 (got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…",
+    ),
+    Case(
+        "delta_column_name_not_a_string",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, delta_column={{'name': 5}}",
+        "delta_column.name: must be a string (got int 5)",
+    ),
+    Case(
+        "delta_column_date_format_newline",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, delta_column={{'name': 'updated_at', 'dateFormat': 'yyyy\\nMM'}}",
+        "delta_column.dateFormat: holds a control character, line break or NUL; give the column n"
+        "ame as it is (got 'yyyy\\nMM')",
+    ),
+    Case(
+        "delta_column_timezone_too_long",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, delta_column={{'name': 'updated_at', 'timezone': 'U' * 257}}",
+        "delta_column.timezone: is 257 characters long; at most 256 (got 'UUUUUUUUUUUUUUUUUUUUUUU"
+        "UUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU"
+        "UUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU"
+        "…",
+    ),
+    Case(
+        "delta_column_number",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, delta_column=5",
+        "delta_column: must be a column name or a dict (got 5)",
+    ),
+    Case(
+        "max_failed_ratio_nan",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, max_failed_ratio=float('nan')",
+        "max_failed_ratio: must be a number between 0 and 1 (got nan)",
+    ),
+    Case(
+        "max_failed_records_inf",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, max_failed_records=float('inf')",
+        "max_failed_records: must be an integer >= 0 (got inf)",
+    ),
+    Case(
+        "set_state_flow_id_traversal",
+        "SetState",
+        f"flow_id='../flows/{FLOW}', state='enabled'",
+        "flow_id: '../flows/2edc08ac-4df5-4fe6-936f-81a19ce92f5c' is not a Flow Service entity id"
+        ": give its UUID, e.g. 'c604ff05-7f1a-43c0-8e18-33bf874cb11c'",
+    ),
+    Case(
+        "trigger_flow_id_comma",
+        "Trigger",
+        f"flow_id='{FLOW},{FLOW}', {WINDOW}",
+        "flow_id: '2edc08ac-4df5-4fe6-936f-81a19ce92f5c,2edc08ac-4df5-4fe6-936f-81a19ce92f5c' is "
+        "not a Flow Service entity id: give its UUID, e.g. 'c604ff05-7f1a-43c0-8e18-33bf874cb11c'",
+    ),
+    Case(
+        "trigger_flow_id_one_megabyte",
+        "Trigger",
+        f"flow_id='a' * 1_000_000, {WINDOW}",
+        "flow_id: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa… is not a Flow Service entity id: give its UUID, e.g. "
+        "'c604ff05-7f1a-43c0-8e18-33bf874cb11c'",
+    ),
+    Case(
+        "sensor_run_id_with_slash",
+        "Sensor",
+        f"run_id='{FLOW}/action'",
+        "run_id: '2edc08ac-4df5-4fe6-936f-81a19ce92f5c/action' is not a Flow Service entity id: g"
+        "ive its UUID, e.g. 'c604ff05-7f1a-43c0-8e18-33bf874cb11c'",
+    ),
+    Case(
+        "sensor_flow_id_comma",
+        "Sensor",
+        f"flow_id='{FLOW},{FLOW}'",
+        "flow_id: '2edc08ac-4df5-4fe6-936f-81a19ce92f5c,2edc08ac-4df5-4fe6-936f-81a19ce92f5c' is "
+        "not a Flow Service entity id: give its UUID, e.g. 'c604ff05-7f1a-43c0-8e18-33bf874cb11c'",
+    ),
+    Case(
+        "delete_entity_id_control_char",
+        "Delete",
+        "entity_id='2edc08ac\\x07-4df5-4fe6-936f-81a19ce92f5c'",
+        "entity_id: '2edc08ac\\x07-4df5-4fe6-936f-81a19ce92f5c' is not a Flow Service entity id: g"
+        "ive its UUID, e.g. 'c604ff05-7f1a-43c0-8e18-33bf874cb11c'",
+    ),
+    Case(
+        "retrigger_run_id_traversal",
+        "Retrigger",
+        f"run_id='../flows/{FLOW}'",
+        not_a_path_segment("run_id", f"../flows/{FLOW}"),
+    ),
+    Case(
+        "retrigger_run_id_comma",
+        "Retrigger",
+        f"run_id='{FLOW},{FLOW}'",
+        not_a_path_segment("run_id", f"{FLOW},{FLOW}"),
+    ),
+    Case(
+        "publish_entity_id_traversal",
+        "Publish",
+        f"entity_id='../connections/{FLOW}', kind='flows'",
+        "entity_id: '../connections/2edc08ac-4df5-4fe6-936f-81a19ce92f5c' is not a Flow Service e"
+        "ntity id: give its UUID, e.g. 'c604ff05-7f1a-43c0-8e18-33bf874cb11c'",
+    ),
+    Case(
+        "update_entity_id_comma",
+        "Update",
+        f"entity_id='{FLOW},x', ops=[{{'op': 'replace', 'path': '/name', 'value': 'x'}}]",
+        "entity_id: '2edc08ac-4df5-4fe6-936f-81a19ce92f5c,x' is not a Flow Service entity id: giv"
+        "e its UUID, e.g. 'c604ff05-7f1a-43c0-8e18-33bf874cb11c'",
+    ),
+    Case(
+        "explore_base_connection_traversal",
+        "Explore",
+        "base_connection_id='../flows', source_params={'campaignId': 'c1'}",
+        not_a_path_segment("base_connection_id", "../flows"),
+    ),
+    Case(
+        "delete_dataflow_ids_flow_comma",
+        "Delete",
+        f"dataflow_ids={{'flow_id': '{FLOW},{FLOW}'}}",
+        "dataflow_ids.flow_id: '2edc08ac-4df5-4fe6-936f-81a19ce92f5c,2edc08ac-4df5-4fe6-936f-81a1"
+        "9ce92f5c' is not a Flow Service entity id: give its UUID, e.g. 'c604ff05-7f1a-43c0-8e18-"
+        "33bf874cb11c'",
+    ),
+    Case(
+        "base_connection_name_comma",
+        "Base",
+        "name='ACME, S3', connection_spec_id='ecadc60c-7455-4d87-84dc-2a0e293d997b'",
+        "name: 'ACME, S3' contains ',', which the API's name filter reads as OR; remove it",
+    ),
+    Case(
+        "source_name_newline",
+        "Source",
+        "name='Orders\\nsource', connection_spec_id='ecadc60c-7455-4d87-84dc-2a0e293d997b'",
+        "name: 'Orders\\nsource' contains a control character; remove it",
+    ),
+    Case(
+        "conn_sandbox_non_ascii",
+        "SetState",
+        f"flow_id='{FLOW}', state='enabled', flowservice_conn_id='fs_sandbox_accent'",
+        "Connection 'fs_sandbox_accent' extra 'sandbox' is 'prød': it may hold only printable ASC"
+        "II characters (no accents, control characters or line breaks).",
+    ),
+    Case(
+        "conn_sandbox_line_break",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, flowservice_conn_id='fs_sandbox_newline'",
+        "Connection 'fs_sandbox_newline' extra 'sandbox' is 'prod\\nx': it may hold only printable"
+        " ASCII characters (no accents, control characters or line breaks).",
+    ),
+    Case(
+        "conn_org_non_ascii",
+        "Delete",
+        f"entity_id='{FLOW}', flowservice_conn_id='fs_org_accent'",
+        "Connection 'fs_org_accent' extra 'org_id' is 'ÄCME@AdobeOrg': it may hold only printable"
+        " ASCII characters (no accents, control characters or line breaks).",
+    ),
+    Case(
+        "conn_org_control_char",
+        "Sensor",
+        f"run_id='{FLOW}', flowservice_conn_id='fs_org_control'",
+        "Connection 'fs_org_control' extra 'org_id' is 'ACME\\x01@AdobeOrg': it may hold only prin"
+        "table ASCII characters (no accents, control characters or line breaks).",
+    ),
+    Case(
+        "conn_client_id_header_injection",
+        "Publish",
+        f"flow_id='{FLOW}', flowservice_conn_id='fs_login_newline'",
+        "Connection 'fs_login_newline' login (client id) is 'client\\r\\nX-Evil: 1': it may hold on"
+        "ly printable ASCII characters (no accents, control characters or line breaks).",
+    ),
+    Case(
+        "conn_client_id_non_ascii",
+        "List",
+        "flowservice_conn_id='fs_login_accent'",
+        "Connection 'fs_login_accent' login (client id) is 'clïent': it may hold only printable A"
+        "SCII characters (no accents, control characters or line breaks).",
+    ),
+    Case(
+        "conn_extra_list",
+        "SetState",
+        f"flow_id='{FLOW}', state='enabled', flowservice_conn_id='fs_extra_list'",
+        "Connection 'fs_extra_list' extra is a JSON list, not an object: give a JSON object such "
+        'as {"org_id": "<ORG_ID>@AdobeOrg", "sandbox": "prod"}.',
+    ),
+    Case(
+        "conn_extra_string",
+        "Trigger",
+        f"flow_id='{FLOW}', {WINDOW}, flowservice_conn_id='fs_extra_string'",
+        "Connection 'fs_extra_string' extra is a JSON str, not an object: give a JSON object such"
+        ' as {"org_id": "<ORG_ID>@AdobeOrg", "sandbox": "prod"}.',
+    ),
+    Case(
+        "conn_extra_number",
+        "Explore",
+        f"base_connection_id='{FLOW}', source_params={{'campaignId': 'c1'}}, flowservice_conn_id='fs_extra_number'",
+        "Connection 'fs_extra_number' extra is a JSON int, not an object: give a JSON object such"
+        ' as {"org_id": "<ORG_ID>@AdobeOrg", "sandbox": "prod"}.',
+    ),
+    Case(
+        "conn_api_url_non_ascii",
+        "Delete",
+        f"entity_id='{FLOW}', flowservice_conn_id='fs_api_url_accent'",
+        "Connection 'fs_api_url_accent' extra 'api_url' is 'http://127.0.0.1:9/ünïcode': it may hold only "
+        "printable ASCII characters (no accents, control characters or line breaks).",
+    ),
 ]
 
 # A well-formed input that only the service can refuse (an unknown flow): proves the per-task request log
@@ -554,7 +879,23 @@ def _connections(emu: FlowServiceEmulator) -> dict[str, str]:
         "AIRFLOW_CONN_FS_NO_LOGIN": conn_json(emu, login=None),
         "AIRFLOW_CONN_CREDS_S3": s3,
         "AIRFLOW_CONN_CREDS_NO_LOGIN": '{"conn_type": "aws", "password": "s3-secret-value"}',
+        "AIRFLOW_CONN_FS_SANDBOX_ACCENT": conn_json(emu, extra={"sandbox": "prød"}),
+        "AIRFLOW_CONN_FS_SANDBOX_NEWLINE": conn_json(emu, extra={"sandbox": "prod\nx"}),
+        "AIRFLOW_CONN_FS_ORG_ACCENT": conn_json(emu, extra={"org_id": "ÄCME@AdobeOrg"}),
+        "AIRFLOW_CONN_FS_ORG_CONTROL": conn_json(emu, extra={"org_id": "ACME\x01@AdobeOrg"}),
+        "AIRFLOW_CONN_FS_LOGIN_NEWLINE": conn_json(emu, login="client\r\nX-Evil: 1"),
+        "AIRFLOW_CONN_FS_LOGIN_ACCENT": conn_json(emu, login="clïent"),
+        "AIRFLOW_CONN_FS_EXTRA_LIST": conn_raw_extra(emu, "[1, 2]"),
+        "AIRFLOW_CONN_FS_EXTRA_STRING": conn_raw_extra(emu, '"prod"'),
+        "AIRFLOW_CONN_FS_EXTRA_NUMBER": conn_raw_extra(emu, "42"),
+        "AIRFLOW_CONN_FS_API_URL_ACCENT": conn_json(emu, extra={"api_url": "http://127.0.0.1:9/ünïcode"}),
     }
+
+
+def conn_raw_extra(emu: FlowServiceEmulator, extra: str) -> str:
+    """The emulator's connection with ``extra`` given as this raw JSON text (valid JSON, but not an object)."""
+    conn = {"conn_type": "adobe_flowservice", "login": emu.client_id, "password": emu.client_secret, "extra": extra}
+    return json.dumps(conn)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import types
 from datetime import timedelta
 from typing import Any
 
@@ -63,6 +65,14 @@ def run_windows(hook: FlowServiceHook, flow_id: str) -> list[tuple[int, int]]:
     return sorted(w for r in hook.list_runs(flow_id) if (w := r.window()) is not None)
 
 
+@pytest.fixture(autouse=True, params=["bare", "items"])
+def run_create_envelope(request: pytest.FixtureRequest, flowservice_emulator: Any) -> str:
+    """Every test runs against both answers of ``POST /runs``: the OpenAPI spec's bare ``{id, etag}``
+    and the on-demand ingestion guide's ``{"items": [{id, etag}]}``."""
+    flowservice_emulator.run_create_envelope = request.param
+    return str(request.param)
+
+
 @pytest.fixture
 def hook(flowservice_emulator: Any) -> FlowServiceHook:
     return FlowServiceHook()
@@ -117,16 +127,24 @@ def test_dropped_response_is_adopted_not_resent(
     assert len(posts(flowservice_emulator)) == 1
 
 
-def test_5xx_before_apply_fails_then_retry_creates_one(
-    flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any
+def test_5xx_before_apply_is_resent_in_the_same_try_after_a_look_up(
+    flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The look-up confirms that no run exists, so the same try sends ``POST /runs`` again: a DAG
+    without retries (the DAG here has none) survives a transient 5xx, and one run exists."""
+    from airflow_flowservice.runs import start
+
+    no_wait = types.SimpleNamespace(sleep=lambda seconds: None, time=time.time)
+    monkeypatch.setattr(start, "time", no_wait)  # the look-up pauses only (not the process's time.sleep)
     flow_id = create_table_flow(hook)
-    flowservice_emulator.faults.add(method="POST", path="/runs", kind="status", status=503, times=1)
+    flowservice_emulator.faults.add(method="POST", path="/runs", kind="status", status=503, times=2)
     dag = load_dag("runs_5xx", source=dag_source("runs_5xx", flow_id))
-    assert dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC")).state == "failed"
-    assert hook.list_runs(flow_id) == []
     assert dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC")).state == "success"
+    assert len(posts(flowservice_emulator)) == 3  # two 503s, then the run
     assert len(hook.list_runs(flow_id)) == 1
+    # between the sends, the run was looked up (GET /runs) before each re-send
+    calls = [f"{r.method} {r.path}" for r in flowservice_emulator.calls(path_prefix="/runs")]
+    assert calls.index("GET /runs", calls.index("POST /runs")) < len(calls) - 1
 
 
 def test_deferrable_operator_through_dag_test(flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any) -> None:

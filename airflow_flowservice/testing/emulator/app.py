@@ -59,6 +59,9 @@ class EmulatorCore:
     extra: dict[str, Any] = field(default_factory=dict)
     #: set by the control handle: callbacks for admin endpoints that are not plain state (reset etc.)
     hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    #: how ``POST /runs`` answers: ``"bare"`` ``{id, etag}`` (the OpenAPI spec) or ``"items"``
+    #: ``{"items": [{id, etag}]}`` (Adobe's on-demand ingestion guide)
+    run_create_envelope: str = "bare"
 
 
 @dataclass
@@ -419,8 +422,12 @@ def build_app(core: EmulatorCore) -> ASGIApp:
 
     async def create_run(ctx: Ctx) -> Response:
         # The official spec (CreateFlowRunResponse) answers a bare {id, etag} with 201; Adobe's on-demand
-        # ingestion guide shows the same pair wrapped in {"items": [...]}. We follow the spec; clients accept both.
-        return _json(store.create_run(ctx.caller, ctx.body), 201, ctx.request_id)
+        # ingestion guide shows the same pair wrapped in {"items": [...]}. The spec's by default; the guide's
+        # with run_create_envelope="items". Clients accept both.
+        created = store.create_run(ctx.caller, ctx.body)
+        if core.run_create_envelope == "items":
+            created = {"items": [created]}
+        return _json(created, 201, ctx.request_id)
 
     async def get_run(ctx: Ctx) -> Response:
         return _json(store.retrieve(ctx.caller, "runs", pid(ctx)), 200, ctx.request_id)
@@ -603,6 +610,19 @@ def _admin_routes(app: FastAPI, core: EmulatorCore) -> None:
         core.store.seed_datasets(list(data))
         return Response(status_code=204)
 
+    async def runs_seed_post(request: Request) -> Response:
+        data = await body_of(request)
+        try:
+            ids = core.store.seed_runs(
+                str(data.get("org_id") or core.org_id),
+                str(data.get("sandbox") or "prod"),
+                str(data["flow_id"]),
+                [(int(w[0]), int(w[1])) for w in data["windows"]],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            return _json({"error": f"need flow_id and windows [[start, end], ...]: {exc}"}, 400)
+        return _json({"ids": ids}, 201)
+
     async def state_get(request: Request) -> Response:
         return _json(
             {
@@ -630,3 +650,4 @@ def _admin_routes(app: FastAPI, core: EmulatorCore) -> None:
     app.add_api_route(f"{p}/expire-tokens", expire_post, methods=["POST"])
     app.add_api_route(f"{p}/datasets", datasets_post, methods=["POST"])
     app.add_api_route(f"{p}/state", state_get, methods=["GET"])
+    app.add_api_route(f"{p}/runs", runs_seed_post, methods=["POST"])

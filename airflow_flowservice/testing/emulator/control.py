@@ -46,6 +46,7 @@ class FlowServiceEmulator:
         clock: str = "real",
         run_timeline: tuple[float, float] = (1.0, 2.0),
         host: str = "127.0.0.1",
+        run_create_envelope: str = "bare",
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the emulator binds to the loopback interface only (127.0.0.1)")
@@ -74,10 +75,23 @@ class FlowServiceEmulator:
             client_id=client_id,
         )
         self._core.hooks["reset"] = self.reset
+        self.run_create_envelope = run_create_envelope
         self.app = build_app(self._core)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+
+    @property
+    def run_create_envelope(self) -> str:
+        """How ``POST /runs`` answers: ``"bare"`` ``{id, etag}`` (the OpenAPI spec, the default) or
+        ``"items"`` ``{"items": [{id, etag}]}`` (Adobe's on-demand ingestion guide). Settable at any time."""
+        return self._core.run_create_envelope
+
+    @run_create_envelope.setter
+    def run_create_envelope(self, value: str) -> None:
+        if value not in ("bare", "items"):
+            raise ValueError(f"run_create_envelope must be 'bare' or 'items' (got {value!r})")
+        self._core.run_create_envelope = value
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -213,6 +227,22 @@ class FlowServiceEmulator:
     def seed_datasets(self, datasets: list[dict[str, Any]]) -> None:
         """Replace the datasets listed by the ``activationDatasets`` configs of the data lake source spec."""
         self.store.seed_datasets(datasets)
+
+    def seed_runs(
+        self,
+        flow_id: str,
+        windows: list[tuple[int, int]],
+        sandbox: str | None = None,
+        created_from_ms: int | None = None,
+    ) -> list[str]:
+        """Give a flow a history: one run per window, created a minute after the window ended.
+
+        ``created_from_ms``: create the k-th run at ``created_from_ms + k`` ms instead (runs created
+        in a burst, e.g. by a backfill).
+        """
+        return self.store.seed_runs(
+            self.org_id, sandbox or self.sandbox, flow_id, windows, created_from_ms=created_from_ms
+        )
 
     def reset(self) -> None:
         """Drop all entities, runs, fault rules, run outcomes and the request log.

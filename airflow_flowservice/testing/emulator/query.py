@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from .errors import FlowServiceError, invalid_request
@@ -19,6 +19,7 @@ MAX_LIMIT = 100
 _OPERATORS = ("==", "!=", ">=", "<=", ">", "<")
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\[\])?(\.[A-Za-z_][A-Za-z0-9_\-]*(\[\])?)*$")
 _MISSING = object()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -203,14 +204,21 @@ def _unb64(token: str) -> dict[str, Any]:
     return data
 
 
+_PAGING_KEYS = frozenset({"property", "limit", "orderby", "count"})
+
+
 def parse_list_query(params: Sequence[tuple[str, str]], max_limit: int = MAX_LIMIT) -> ListQuery:
     """Parse ``property``/``limit``/``orderby``/``continuationToken``/``count`` from query pairs.
 
     A continuation token carries the filters, order and limit of the first call, so following
-    ``_links.next.href`` (or sending only ``continuationToken``) gives the next page of the same list.
+    ``_links.next.href`` (``/runs?continuationToken=...``, as Adobe's docs show it) gives the next page
+    of the same list. With a token, every other paging or filter parameter is ignored (clients such as
+    aepp send the token with a bare ``property``).
     """
     q = ListQuery()
-    token: str | None = None
+    token = next((value for key, value in params if key == "continuationToken" and value), None)
+    if token:
+        params = [(key, value) for key, value in params if key not in _PAGING_KEYS]
     raw_props: list[str] = []
     for key, value in params:
         if key == "property":
@@ -226,7 +234,7 @@ def parse_list_query(params: Sequence[tuple[str, str]], max_limit: int = MAX_LIM
         elif key == "orderby":
             q.orderby = value
         elif key == "continuationToken":
-            token = value
+            pass
         elif key == "count":
             q.count = value.strip().lower() == "true"
         else:
@@ -311,20 +319,29 @@ def apply_query(
         present.sort(key=key, reverse=desc)
         indexed = present + missing
     ordered = [p[1] for p in indexed]
-    page = ordered[q.offset : q.offset + q.limit]
-    body: dict[str, Any] = {"items": page}
-    next_offset = q.offset + q.limit
-    if next_offset < len(ordered):
+    return page_body(page_of(ordered, q), q, collection, more=q.offset + q.limit < len(ordered))
+
+
+def page_of(ordered: Sequence[T], q: ListQuery) -> Sequence[T]:
+    """The slice of ``ordered`` that the query's page (offset, limit) covers."""
+    return ordered[q.offset : q.offset + q.limit]
+
+
+def page_body(
+    page: Sequence[dict[str, Any]], q: ListQuery, collection: str, *, more: bool | None = None
+) -> dict[str, Any]:
+    """The list envelope of one page: ``items`` and ``_links.next`` (a continuation token) when ``more``.
+
+    ``more`` defaults to "the page is full" (a last page that is exactly full then links to an empty one).
+    """
+    body: dict[str, Any] = {"items": list(page)}
+    if more if more is not None else len(page) >= q.limit:
+        next_offset = q.offset + q.limit
         state: dict[str, Any] = {"p": [f.as_query() for f in q.filters], "l": q.limit, "s": next_offset}
         if q.orderby:
             state["o"] = q.orderby
-        pairs: list[tuple[str, str]] = [("continuationToken", _b64(state))]
-        pairs += [("property", f.as_query()) for f in q.filters]
-        if q.orderby:
-            pairs.append(("orderby", q.orderby))
-        if q.limit_given:
-            pairs.append(("limit", str(q.limit)))
-        body["_links"] = {"next": {"href": f"/{collection}?{urlencode(pairs, safe='=,:[]')}"}}
+        # Only the token: it carries the filters, order and limit (Adobe's docs show the same href).
+        body["_links"] = {"next": {"href": f"/{collection}?{urlencode([('continuationToken', _b64(state))])}"}}
     else:
         body["_links"] = {}
     return body
@@ -338,6 +355,8 @@ __all__ = [
     "PropertyFilter",
     "apply_query",
     "matches",
+    "page_body",
+    "page_of",
     "parse_list_query",
     "parse_property",
     "resolve",

@@ -6,13 +6,15 @@ All Flow Service semantics live here (validation, drafts and publish, PATCH, del
 
 from __future__ import annotations
 
+import bisect
 import copy
+import math
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from . import explore as explore_mod
 from .catalog import Catalog, default_datasets, public_spec
@@ -26,7 +28,7 @@ from .errors import (
     not_found,
 )
 from .patch import apply_patch
-from .query import apply_query, parse_list_query
+from .query import ListQuery, apply_query, page_body, page_of, parse_list_query
 from .runs import (
     MAX_SCHEDULED_PER_READ,
     OutcomePlan,
@@ -132,12 +134,103 @@ class Scope:
     targetConnections: dict[str, dict[str, Any]] = field(default_factory=dict)
     flows: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: flow id -> ``(createdAt, seq, run id)`` of its runs, ascending: a page of one flow's runs is a
+    #: slice of this list, whatever the number of runs
+    runs_by_flow: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
     #: flow id -> next schedule boundary (epoch seconds) to materialise
     next_due: dict[str, int] = field(default_factory=dict)
 
     def collection(self, name: str) -> dict[str, dict[str, Any]]:
         coll: dict[str, dict[str, Any]] = getattr(self, name)
         return coll
+
+    def add_run(self, run: dict[str, Any]) -> None:
+        """Store a run and index it by flow and creation time."""
+        self.runs[run["id"]] = run
+        bisect.insort(self.runs_by_flow.setdefault(run["flowId"], []), (run["createdAt"], run["_seq"], run["id"]))
+
+    def drop_run(self, run_id: str) -> None:
+        """Forget a run (as if Flow Service had purged it)."""
+        run = self.runs.pop(run_id)
+        self.runs_by_flow[run["flowId"]].remove((run["createdAt"], run["_seq"], run_id))
+
+
+class _NewestFirst(Sequence[str]):
+    """Run ids of ``index[start:end]`` newest first, without copying the slice (a page reads 100 of them)."""
+
+    def __init__(self, index: list[tuple[int, int, str]], start: int, end: int) -> None:
+        self._index, self._start, self._end = index, start, end
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._index[self._end - 1 - i][2]
+
+
+def indexed_run_ids(sc: Scope, q: ListQuery) -> Sequence[str] | None:
+    """Ids of the runs a list query selects, newest first, read from the flow index; ``None`` if it cannot.
+
+    Serves the queries that select by ``flowId==`` or ``id==`` (values OR-ed), optionally narrowed by
+    ``createdAt`` comparisons, in the default order (``-createdAt``): a page then costs a slice of
+    one flow's index, not a filter and sort of every run. Any other query takes the general path.
+    """
+    if q.orderby not in (None, "-createdAt"):
+        return None
+    flows: tuple[str, ...] | None = None
+    ids: tuple[str, ...] | None = None
+    lo, hi = -math.inf, math.inf  # createdAt in [lo, hi]
+    for flt in q.filters:
+        if flt.field == "flowId" and flt.op == "==" and flows is None:
+            flows = flt.values
+        elif flt.field == "id" and flt.op == "==" and ids is None:
+            ids = flt.values
+        elif flt.field == "createdAt" and flt.op in (">", ">=", "<", "<=") and len(flt.values) == 1:
+            try:
+                value = float(flt.values[0])
+            except ValueError:
+                return None
+            if flt.op == ">=":
+                lo = max(lo, math.ceil(value))
+            elif flt.op == ">":
+                lo = max(lo, math.floor(value) + 1)
+            elif flt.op == "<=":
+                hi = min(hi, math.floor(value))
+            else:
+                hi = min(hi, math.ceil(value) - 1)
+        else:
+            return None
+    if ids is not None:
+        wanted_flows = {f.lower() for f in flows} if flows is not None else None
+        keys = [
+            (run["createdAt"], run["_seq"], run["id"])
+            for run in (sc.runs.get(i) for i in dict.fromkeys(ids))
+            if run is not None and (wanted_flows is None or run["flowId"].lower() in wanted_flows)
+        ]
+        keys = [k for k in keys if lo <= k[0] <= hi]
+    elif flows is not None:
+        keys = []
+        for flow_id in dict.fromkeys(flows):
+            index = sc.runs_by_flow.get(flow_id) or sc.runs_by_flow.get(flow_id.lower()) or []
+            start = 0 if lo == -math.inf else bisect.bisect_left(index, (int(lo),))
+            end = len(index) if hi == math.inf else bisect.bisect_left(index, (int(hi) + 1,))
+            if len(flows) == 1:
+                return _NewestFirst(index, start, end)
+            keys.extend(index[start:end])
+    else:
+        return None
+    keys.sort(reverse=True)
+    return [k[2] for k in keys]
 
 
 @dataclass
@@ -313,6 +406,13 @@ class Store:
         with self.lock:
             sc = self.scope(caller.org_id, caller.sandbox)
             self._materialise(sc)
+            if collection == "runs":
+                indexed = indexed_run_ids(sc, q)
+                if indexed is not None:
+                    if q.count:
+                        return {"count": len(indexed)}
+                    page = [self._render(sc, "runs", sc.runs[i]) for i in page_of(indexed, q)]
+                    return page_body(page, q, "runs", more=q.offset + q.limit < len(indexed))
             entities = list(sc.collection(collection).values())
             # Cheap pre-selection on flowId== (runs of one flow); the full filter runs after rendering.
             for flt in q.filters:
@@ -329,6 +429,33 @@ class Store:
         for it in body.get("items", []):
             it.pop("_seq", None)
         return body
+
+    def seed_runs(
+        self,
+        org_id: str,
+        sandbox: str,
+        flow_id: str,
+        windows: list[tuple[int, int]],
+        *,
+        lag_s: int = 60,
+        created_from_ms: int | None = None,
+    ) -> list[str]:
+        """Past, finished runs of a flow, one per window, each created ``lag_s`` after its window ended.
+
+        With ``created_from_ms``, the k-th run is created at ``created_from_ms + k`` instead.
+        """
+        with self.lock:
+            sc = self.scope(org_id, sandbox)
+            flow = self._get(sc, "flows", flow_id)
+            ids = []
+            for k, (start, end) in enumerate(windows):
+                params = {"startTime": str(end + lag_s), "windowStartTime": str(start), "windowEndTime": str(end)}
+                created = (end + lag_s) * 1000 if created_from_ms is None else created_from_ms + k
+                run = self._new_run(
+                    sc, flow, created_ms=created, window=(start, end), params=params, client_id="seed", start_s=None
+                )
+                ids.append(run["id"])
+            return ids
 
     def list_specs(self, kind: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         q = parse_list_query(params, max_limit=1000)
@@ -1135,7 +1262,7 @@ class Store:
         }
         if parent:
             run["parentFlowRunId"] = parent
-        sc.runs[run_id] = run
+        sc.add_run(run)
         return run
 
     def create_run(self, caller: Caller, body: Any) -> dict[str, Any]:

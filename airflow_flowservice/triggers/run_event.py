@@ -1,0 +1,116 @@
+"""Event-driven scheduling: an ``AssetWatcher`` trigger that fires when a run of a flow finishes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from airflow_flowservice import DEFAULT_CONN_ID
+from airflow_flowservice.exceptions import FlowServiceConfigError
+
+#: The outcomes the trigger can report (a finished run's state); checked at DAG parse time.
+_STATUSES = ("success", "failed")
+
+
+class FlowServiceRunEventTrigger(BaseEventTrigger):
+    """
+    Fire once for each run of a Flow Service dataflow that finishes, to schedule DAGs on it.
+
+    Use it in an ``AssetWatcher``: a DAG scheduled on the asset runs once per finished run of the
+    flow (a scheduled source flow, or a dataset export flow on its own schedule in Experience
+    Platform)::
+
+        from airflow.sdk import Asset, AssetWatcher
+
+        exports = Asset(
+            "aep_daily_export",
+            watchers=[AssetWatcher(name="export_runs", trigger=FlowServiceRunEventTrigger(flow_id=FLOW_ID))],
+        )
+
+    The event's payload: ``run_id``, ``flow_id``, ``status`` (``success`` or ``failed``),
+    ``window`` (``{"start", "end"}``, epoch seconds, or ``None``) and ``metrics``, the run's
+    metrics as :class:`~airflow_flowservice.operators.FlowServiceTriggerRunOperator` pushes them
+    (records, bytes, files, duration, errors).
+
+    Only runs that finish after the watch starts are reported, each once. Every interval costs one
+    ``GET /runs`` (the flow's runs updated since the last one read, oldest first). Transient errors
+    (5xx, 429, network, after the client's retries) keep it polling; after
+    ``max_consecutive_failures`` failed polls in a row it raises, and the triggerer records the
+    failure and starts the watch again. Other errors (credentials, permissions) raise at once.
+
+    Across a triggerer restart: on Airflow 3.3+ the read position is kept in the asset state store,
+    so a restart neither repeats a run nor misses one that finished while the triggerer was down.
+    Before 3.3 (or when several assets share one trigger) a restarted watch starts from now: runs
+    that finished while it was down are not reported.
+
+    :param flow_id: the dataflow whose runs to watch.
+    :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``.
+    :param poll_interval: seconds between polls (each pause is up to 10% longer). Default 60.
+    :param statuses: the outcomes to report: ``success``, ``failed`` or both. Default ``("success",)``.
+    :param max_consecutive_failures: failed polls in a row (transient errors) before the trigger
+        raises. Default 5.
+    """
+
+    def __init__(
+        self,
+        flow_id: str,
+        flowservice_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 60,
+        statuses: Sequence[str] = ("success",),
+        max_consecutive_failures: int = 5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]
+        if not isinstance(flow_id, str) or not flow_id.strip():
+            raise FlowServiceConfigError(f"flow_id: must be the id of a dataflow (got {flow_id!r})")
+        if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or poll_interval <= 0:
+            raise FlowServiceConfigError(f"poll_interval: must be a number of seconds > 0 (got {poll_interval!r})")
+        if (
+            isinstance(max_consecutive_failures, bool)
+            or not isinstance(max_consecutive_failures, int)
+            or max_consecutive_failures < 1
+        ):
+            raise FlowServiceConfigError(
+                f"max_consecutive_failures: must be an integer >= 1 (got {max_consecutive_failures!r})"
+            )
+        values = (statuses,) if isinstance(statuses, str) else tuple(statuses)
+        normalized = tuple(str(s).strip().lower() for s in values)
+        if not normalized or any(s not in _STATUSES for s in normalized):
+            raise FlowServiceConfigError(
+                f"statuses: must list one or more of {', '.join(_STATUSES)} (got {list(values)!r})"
+            )
+        self.flow_id = flow_id.strip()
+        self.flowservice_conn_id = flowservice_conn_id
+        self.poll_interval = poll_interval
+        self.statuses = normalized
+        self.max_consecutive_failures = max_consecutive_failures
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "airflow_flowservice.triggers.run_event.FlowServiceRunEventTrigger",
+            {
+                "flow_id": self.flow_id,
+                "flowservice_conn_id": self.flowservice_conn_id,
+                "poll_interval": self.poll_interval,
+                "statuses": list(self.statuses),
+                "max_consecutive_failures": self.max_consecutive_failures,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_flowservice._compat import AssetStateStore
+        from airflow_flowservice.hooks.flowservice import FlowServiceHook
+        from airflow_flowservice.runs.events import CURSOR_KEY, watch_finished_runs
+
+        async for payload in watch_finished_runs(
+            FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id),
+            self.flow_id,
+            statuses=self.statuses,
+            poll_interval=self.poll_interval,
+            max_consecutive_failures=self.max_consecutive_failures,
+            log=self.log,
+            store=AssetStateStore.of(self, CURSOR_KEY, self.log),
+        ):
+            yield TriggerEvent(payload)  # type: ignore[no-untyped-call]

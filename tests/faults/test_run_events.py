@@ -1,0 +1,444 @@
+"""FlowServiceRunEventTrigger.run() as an async generator against a manual-clock emulator.
+
+A flow scheduled every hour gets its runs from the emulator's clock alone (a run is created at each
+schedule boundary and finishes 2 s later), so "a run finished while the watch was down" is a fact
+the test makes by moving the clock, not a race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from airflow_flowservice.exceptions import FlowServiceError
+from airflow_flowservice.hooks.flowservice import FlowServiceHook
+from airflow_flowservice.runs import events as events_module
+from airflow_flowservice.runs.judge import run_metrics
+from airflow_flowservice.testing import FlowServiceEmulator
+from airflow_flowservice.testing.flows import create_table_flow
+from airflow_flowservice.triggers import FlowServiceRunEventTrigger
+from tests.compat import deserialize, serialize
+from tests.faults.conftest import ManualEmulator, Sleeps
+
+pytestmark = pytest.mark.faults
+
+HOUR = 3600
+POLL = 0.01  # real seconds between polls
+
+
+class FakeAssetStateStore:
+    """What a 3.3 triggerer injects as ``asset_state_store`` for a trigger watched by one asset."""
+
+    def __init__(self, several_assets: bool = False) -> None:
+        self.values: dict[str, Any] = {}
+        self.several_assets = several_assets
+        self.writes = 0
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        if self.several_assets:
+            raise ValueError("Task has 2 concrete inlets and outlets — use context['asset_state_store'][MY_ASSET]")
+        return self.values.get(key, default)
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.writes += 1
+        self.values[key] = value
+
+
+def hourly_flow(emu: FlowServiceEmulator) -> str:
+    """An hourly flow whose catch-up run has already finished (the emulator creates it on first read)."""
+    flow_id = create_table_flow(FlowServiceHook(), frequency="hour")
+    emu.clock.advance(10)
+    assert [r.status for r in FlowServiceHook().list_runs(flow_id)] == ["success"]
+    emu.requests.clear()
+    return flow_id
+
+
+def list_calls(emu: FlowServiceEmulator, status: int | str | None = None) -> list[Any]:
+    return [r for r in emu.calls(method="GET", path_prefix="/runs") if r.path == "/runs" and status in (None, r.status)]
+
+
+def run_calls(emu: FlowServiceEmulator) -> list[Any]:
+    return [r for r in emu.calls(method="GET", path_prefix="/runs/")]
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.005)
+
+
+class Watch:
+    """A trigger's run() consumed in the background, events collected as they come."""
+
+    def __init__(self, trigger: FlowServiceRunEventTrigger) -> None:
+        self.trigger = trigger
+        self.events: list[dict[str, Any]] = []
+        self.gen: AsyncIterator[Any] = trigger.run()
+        self.task = asyncio.create_task(self._consume())
+
+    async def _consume(self) -> None:
+        async for event in self.gen:
+            self.events.append(event.payload)
+
+    async def stop(self) -> None:
+        """The triggerer goes away: the generator is cancelled wherever it is."""
+        self.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+
+
+async def polls_more(emu: FlowServiceEmulator, n: int) -> None:
+    """Wait until the watch made ``n`` more list calls that succeeded."""
+    seen = len(list_calls(emu, 200))
+    await until(lambda: len(list_calls(emu, 200)) >= seen + n, f"{n} more polls")
+
+
+def restored(trigger: FlowServiceRunEventTrigger) -> FlowServiceRunEventTrigger:
+    """The trigger as a triggerer re-creates it: serialize(), Airflow's serde round trip, the class."""
+    classpath, kwargs = trigger.serialize()
+    stored = deserialize(serialize(kwargs))
+    assert isinstance(stored, dict)
+    module_name, class_name = classpath.rsplit(".", 1)
+    cls = getattr(__import__(module_name, fromlist=[class_name]), class_name)
+    again = cls(**stored)
+    assert isinstance(again, FlowServiceRunEventTrigger)
+    return again
+
+
+def new_runs(flow_id: str, before: set[str]) -> list[str]:
+    """Ids of the flow's runs not in ``before``, oldest first."""
+    runs = FlowServiceHook().list_runs(flow_id)
+    return [r.id for r in sorted(runs, key=lambda r: r.created_at or 0) if r.id not in before]
+
+
+def run_ids(flow_id: str) -> set[str]:
+    return {r.id for r in FlowServiceHook().list_runs(flow_id)}
+
+
+# -- events per finished run ------------------------------------------------------------------------------
+
+
+def test_one_event_per_finished_run_none_for_earlier_runs(manual_emulator: ManualEmulator) -> None:
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+
+    async def scenario() -> list[dict[str, Any]]:
+        watch = Watch(FlowServiceRunEventTrigger(flow_id, poll_interval=POLL))
+        await polls_more(emu, 3)
+        assert watch.events == []  # the run that finished before the watch started is not reported
+        emu.clock.advance(2 * HOUR)  # two schedule boundaries pass: two runs, both finished
+        await until(lambda: len(watch.events) >= 2, "two events")
+        await polls_more(emu, 5)
+        await watch.stop()
+        return watch.events
+
+    events = asyncio.run(scenario())
+    finished = new_runs(flow_id, earlier)
+    assert len(finished) == 2
+    assert [e["run_id"] for e in events] == finished  # one each, oldest first, none repeated
+    hook = FlowServiceHook()
+    for event in events:
+        run = hook.get_run(event["run_id"])
+        window = run.window()
+        assert window is not None
+        assert event == {
+            "run_id": run.id,
+            "flow_id": flow_id,
+            "status": "success",
+            "window": {"start": window[0], "end": window[1]},
+            "metrics": run_metrics(run),  # what the run operator pushes
+        }
+        assert event["metrics"]["records_read"] == 60  # one record per minute of the hour
+
+
+def test_one_list_call_per_interval_and_no_run_reads(manual_emulator: ManualEmulator) -> None:
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+
+    async def scenario() -> None:
+        watch = Watch(FlowServiceRunEventTrigger(flow_id, poll_interval=POLL))
+        await polls_more(emu, 4)
+        emu.clock.advance(HOUR)
+        await until(lambda: len(watch.events) == 1, "one event")
+        await polls_more(emu, 4)
+        await watch.stop()
+
+    asyncio.run(scenario())
+    calls = list_calls(emu)
+    assert run_calls(emu) == []  # nothing but the list call: the event needs no GET /runs/{id}
+    first, *rest = calls
+    assert f"property=flowId%3D%3D{flow_id}" in first.query and "orderby=-updatedAt" in first.query
+    for call in rest:  # each later interval: one bounded list call since the cursor, oldest first
+        assert "property=updatedAt%3E%3D" in call.query and "orderby=updatedAt" in call.query
+        assert "limit=100" in call.query
+
+
+def test_failed_runs_reported_only_when_asked(manual_emulator: ManualEmulator) -> None:
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+    emu.run_outcome(flow_id, "failed", times=1)
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        successes = Watch(FlowServiceRunEventTrigger(flow_id, poll_interval=POLL))
+        both = Watch(FlowServiceRunEventTrigger(flow_id, poll_interval=POLL, statuses=("success", "failed")))
+        await polls_more(emu, 4)
+        emu.clock.advance(2 * HOUR)  # the first new run fails, the second succeeds
+        await until(lambda: len(both.events) == 2 and len(successes.events) == 1, "the events")
+        await polls_more(emu, 4)
+        await successes.stop()
+        await both.stop()
+        return successes.events, both.events
+
+    successes, both = asyncio.run(scenario())
+    failed_run, ok_run = new_runs(flow_id, earlier)
+    assert [(e["run_id"], e["status"]) for e in both] == [(failed_run, "failed"), (ok_run, "success")]
+    assert [e["run_id"] for e in successes] == [ok_run]
+    assert both[0]["metrics"]["errors"]  # a failed run's errors travel with its event
+
+
+def test_a_burst_larger_than_a_page_is_read_over_several_intervals(
+    manual_emulator: ManualEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = manual_emulator.emu
+    monkeypatch.setattr(events_module, "PAGE_SIZE", 2)
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+
+    async def scenario() -> list[dict[str, Any]]:
+        watch = Watch(FlowServiceRunEventTrigger(flow_id, poll_interval=POLL))
+        await polls_more(emu, 2)
+        emu.clock.advance(5 * HOUR)
+        await until(lambda: len(watch.events) >= 5, "five events")
+        await polls_more(emu, 4)
+        await watch.stop()
+        return watch.events
+
+    events = asyncio.run(scenario())
+    assert [e["run_id"] for e in events] == new_runs(flow_id, earlier)
+
+
+# -- transient errors and the failure cap ---------------------------------------------------------------
+
+
+def test_transient_errors_keep_it_polling(manual_emulator: ManualEmulator, sleeps: Sleeps) -> None:
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+
+    async def scenario() -> list[dict[str, Any]]:
+        watch = Watch(FlowServiceRunEventTrigger(flow_id, poll_interval=POLL, max_consecutive_failures=3))
+        await polls_more(emu, 2)
+        # two whole polls fail (each call gives up after the client's 5 attempts), then one gets through
+        emu.faults.add("GET", "/runs", "status", status=503, times=10)
+        emu.clock.advance(HOUR)
+        await until(lambda: len(watch.events) == 1, "the event after the outage")
+        await polls_more(emu, 3)
+        await watch.stop()
+        return watch.events
+
+    events = asyncio.run(scenario())
+    assert [e["run_id"] for e in events] == new_runs(flow_id, earlier)
+    assert len(list_calls(emu, 503)) == 10
+
+
+def test_the_failure_cap_ends_the_watch(manual_emulator: ManualEmulator, sleeps: Sleeps) -> None:
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    emu.faults.add("GET", "/runs", "status", status=503, times=None)
+    trigger = FlowServiceRunEventTrigger(flow_id, poll_interval=POLL, max_consecutive_failures=3)
+
+    async def scenario() -> None:
+        async for _ in trigger.run():
+            raise AssertionError("no event expected")
+
+    with pytest.raises(FlowServiceError, match=f"flow {flow_id}: 3 consecutive polls for finished runs failed"):
+        asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert len(list_calls(emu, 503)) == 3 * 5  # three polls of five attempts each, then it gives up
+
+
+def test_a_permanent_error_ends_the_watch_at_once(manual_emulator: ManualEmulator) -> None:
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    emu.faults.add("GET", "/runs", "status", status=403, times=None)
+    trigger = FlowServiceRunEventTrigger(flow_id, poll_interval=POLL)
+
+    async def scenario() -> None:
+        async for _ in trigger.run():
+            raise AssertionError("no event expected")
+
+    with pytest.raises(FlowServiceError):
+        asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert len(list_calls(emu)) == 1
+
+
+# -- serialize and restarts -------------------------------------------------------------------------------
+
+
+def test_serialize_round_trip() -> None:
+    trigger = FlowServiceRunEventTrigger(
+        "flow-1", flowservice_conn_id="aep", poll_interval=30, statuses=["Failed", "success"]
+    )
+    again = restored(trigger)
+    assert (
+        again.serialize()
+        == trigger.serialize()
+        == (
+            "airflow_flowservice.triggers.run_event.FlowServiceRunEventTrigger",
+            {
+                "flow_id": "flow-1",
+                "flowservice_conn_id": "aep",
+                "poll_interval": 30,
+                "statuses": ["failed", "success"],
+                "max_consecutive_failures": 5,
+            },
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"flow_id": ""}, "flow_id"),
+        ({"flow_id": "f", "statuses": ()}, "statuses"),
+        ({"flow_id": "f", "statuses": ("done",)}, "statuses"),
+        ({"flow_id": "f", "poll_interval": 0}, "poll_interval"),
+        ({"flow_id": "f", "max_consecutive_failures": 0}, "max_consecutive_failures"),
+    ],
+)
+def test_bad_arguments_name_the_field(kwargs: dict[str, Any], field: str) -> None:
+    from airflow_flowservice.exceptions import FlowServiceConfigError
+
+    with pytest.raises(FlowServiceConfigError, match=f"^{field}: "):
+        FlowServiceRunEventTrigger(**kwargs)
+
+
+def _restart_scenario(
+    emu: FlowServiceEmulator, flow_id: str, store: FakeAssetStateStore | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Report one run, stop (the triggerer goes down), let one run finish, restart, let one more finish."""
+
+    def with_store(trigger: FlowServiceRunEventTrigger) -> FlowServiceRunEventTrigger:
+        if store is not None:
+            trigger.asset_state_store = store  # type: ignore[assignment]  # what a 3.3 triggerer injects
+        return trigger
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        first_trigger = with_store(FlowServiceRunEventTrigger(flow_id, poll_interval=POLL))
+        first = Watch(first_trigger)
+        await polls_more(emu, 2)
+        emu.clock.advance(HOUR)
+        await until(lambda: len(first.events) == 1, "the first event")
+        await first.stop()
+        emu.clock.advance(HOUR)  # a run finishes while the triggerer is down
+        second = Watch(with_store(restored(first_trigger)))
+        await polls_more(emu, 3)
+        emu.clock.advance(HOUR)  # and one after the restart
+        await until(lambda: len(second.events) >= (3 if store and not store.several_assets else 1) - 1, "events")
+        await polls_more(emu, 4)
+        await second.stop()
+        return first.events, second.events
+
+    return asyncio.run(scenario())
+
+
+def test_restart_with_the_asset_state_store_neither_repeats_nor_misses(manual_emulator: ManualEmulator) -> None:
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+    store = FakeAssetStateStore()
+    before, after = _restart_scenario(emu, flow_id, store)
+    one, while_down, later = new_runs(flow_id, earlier)
+    assert [e["run_id"] for e in before] == [one]
+    assert [e["run_id"] for e in after] == [while_down, later]
+    assert store.values["flowservice_run_cursor"]["flow_id"] == flow_id
+
+
+def test_restart_without_a_state_store_starts_from_now(manual_emulator: ManualEmulator) -> None:
+    """Airflow 3.0-3.2: the run that finished while the triggerer was down is not reported."""
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+    before, after = _restart_scenario(emu, flow_id, None)
+    one, _while_down, later = new_runs(flow_id, earlier)
+    assert [e["run_id"] for e in before] == [one]
+    assert [e["run_id"] for e in after] == [later]
+
+
+def test_several_assets_on_one_trigger_keep_no_state(manual_emulator: ManualEmulator) -> None:
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+    store = FakeAssetStateStore(several_assets=True)
+    before, after = _restart_scenario(emu, flow_id, store)
+    one, _while_down, later = new_runs(flow_id, earlier)
+    assert ([e["run_id"] for e in before], [e["run_id"] for e in after]) == ([one], [later])
+    assert store.writes == 0
+
+
+def test_a_stored_cursor_of_another_flow_is_ignored(manual_emulator: ManualEmulator) -> None:
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    store = FakeAssetStateStore()
+    store.values["flowservice_run_cursor"] = {"flow_id": "another", "updated_at": 0, "at_cursor": [], "handled": []}
+    trigger = FlowServiceRunEventTrigger(flow_id, poll_interval=POLL)
+    trigger.asset_state_store = store  # type: ignore[assignment]
+
+    async def scenario() -> list[dict[str, Any]]:
+        watch = Watch(trigger)
+        await polls_more(emu, 3)
+        await watch.stop()
+        return watch.events
+
+    assert asyncio.run(scenario()) == []  # the earlier finished run is not reported
+    assert store.values["flowservice_run_cursor"]["flow_id"] == flow_id
+
+
+# -- end to end: a scheduled flow's runs schedule the example consumer DAG -----------------------------
+
+
+def test_scheduled_flow_runs_drive_the_example_consumer(
+    manual_emulator: ManualEmulator, load_dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example DAG's own watcher, run as the triggerer would; each event fed to its consumer task.
+
+    The scheduler turns a trigger event into an asset event whose ``extra`` is
+    ``{"from_trigger": True, "payload": <payload>}``; the consumer reads it from
+    ``triggering_asset_events``. (A real triggerer and scheduler are the deployment tier's.)
+    """
+    import types
+
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+    monkeypatch.setenv("FLOWSERVICE_EXPORT_FLOW_ID", flow_id)
+    dag = load_dag("on_export_finished", example="on_export_finished.py")
+    consumer = dag.get_task("report_export")
+    (asset,) = consumer.inlets  # the asset the DAG is scheduled on
+    (watcher,) = asset.watchers
+    trigger = restored(watcher.trigger)  # as the triggerer builds it from the serialized DAG
+    trigger.poll_interval = POLL
+
+    async def scenario() -> list[dict[str, Any]]:
+        watch = Watch(trigger)
+        await polls_more(emu, 2)
+        emu.clock.advance(3 * HOUR)
+        await until(lambda: len(watch.events) >= 3, "three events")
+        await polls_more(emu, 3)
+        await watch.stop()
+        return watch.events
+
+    payloads = asyncio.run(scenario())
+    assert [p["run_id"] for p in payloads] == new_runs(flow_id, earlier)  # one DAG run per finished run
+    for payload in payloads:
+        event = types.SimpleNamespace(extra={"from_trigger": True, "payload": payload})
+        metrics = consumer.python_callable(triggering_asset_events={asset: [event]})
+        assert metrics == [payload["metrics"]]
+        assert metrics[0]["records_read"] == 60
