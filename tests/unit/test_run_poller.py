@@ -21,10 +21,10 @@ HOUR = 3600
 POLL = 0.1
 
 
-def seed_running(emu: Any, flow_id: str, n: int) -> list[str]:
-    """``n`` runs of a flow created half a second from now: they finish within a second or so."""
+def seed_running(emu: Any, flow_id: str, n: int, start_in: float = 0.5) -> list[str]:
+    """``n`` runs of a flow created ``start_in`` seconds from now: they finish a second or so after that."""
     windows = [(JAN1 + k * HOUR, JAN1 + (k + 1) * HOUR) for k in range(n)]
-    ids: list[str] = emu.seed_runs(flow_id, windows, created_from_ms=emu.clock.now_ms() + 500)
+    ids: list[str] = emu.seed_runs(flow_id, windows, created_from_ms=emu.clock.now_ms() + int(start_in * 1000))
     return ids
 
 
@@ -54,10 +54,21 @@ def test_300_waits_over_3_flows_cost_3_gets_a_round(flowservice_emulator: Any) -
     emu = flowservice_emulator
     hook = FlowServiceHook()
     flows = [create_table_flow(hook) for _ in range(3)]
-    run_ids = [r for flow_id in flows for r in seed_running(emu, flow_id, 100)]
+    # The runs start in an hour: still running at every poll until the test moves the clock, however
+    # slowly a loaded machine gets to the first round.
+    run_ids = [r for flow_id in flows for r in seed_running(emu, flow_id, 100, start_in=HOUR)]
     emu.requests.clear()
 
-    events, poller = asyncio.run(wait_all(run_ids))
+    async def scenario() -> tuple[list[dict[str, Any]], RunPoller]:
+        waits = asyncio.ensure_future(wait_all(run_ids, timeout=120))
+        poller = RunPoller.for_client(await FlowServiceHook().get_async_client(), POLL)
+        deadline = time.monotonic() + 60
+        while poller.rounds < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(POLL / 2)
+        emu.clock.advance(HOUR + 60)  # now every run finishes
+        return await waits
+
+    events, poller = asyncio.run(scenario())
 
     assert [e["status"] for e in events] == ["success"] * 300
     assert [e["run_id"] for e in events] == run_ids
