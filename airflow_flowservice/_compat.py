@@ -15,6 +15,8 @@ feature                                since  fallback on older lines
 task state store (``ResumableJobMixin``) 3.3  none needed: a retried try finds its run by window
 asset state store of event triggers    3.3    ``AssetStateStore.of`` is ``None``: a restarted
 (``AssetStateStore``)                         event trigger starts from now
+``airflow.dag_processing.dagbag``      3.3    ``airflow.models.dagbag.DagBag`` (testing helpers
+                                              only: ``testing.dags.run_dag_file``)
 =====================================  =====  ==================================================
 
 Nothing else in the package imports a name whose place differs between these lines.
@@ -66,6 +68,7 @@ __all__ = [
     "aget_connection",
     "amask_secret",
     "conf",
+    "dag_bag_of_file",
     "mask_secret",
 ]
 
@@ -153,3 +156,22 @@ class AssetStateStore:
         """Store ``value`` (nothing when several assets share the trigger)."""
         if self.enabled:
             await self.accessors.aset(self.key, value)
+
+
+def dag_bag_of_file(path: str) -> Any:
+    """A ``DagBag`` of one DAG file, without Airflow's example DAGs.
+
+    ``DagBag`` is ``airflow.dag_processing.dagbag.DagBag`` on 3.3 (which loads the example DAGs as
+    bundles, not through it) and ``airflow.models.dagbag.DagBag`` with ``include_examples`` before.
+    """
+    import importlib
+    import inspect
+
+    try:
+        module = importlib.import_module("airflow.dag_processing.dagbag")
+    except ImportError:
+        module = importlib.import_module("airflow.models.dagbag")
+    dag_bag: Any = module.DagBag
+    if "include_examples" in inspect.signature(dag_bag).parameters:
+        return dag_bag(dag_folder=path, include_examples=False)
+    return dag_bag(dag_folder=path)

@@ -8,6 +8,7 @@ Errors become :class:`~airflow_flowservice.exceptions.FlowServiceConfigError` th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -545,14 +546,17 @@ class ExportSchedule(BaseModel):
     """``scheduleParams`` of a dataset-export flow: ``timeUnit`` hour or day, not ``frequency``.
 
     Every 3, 6, 9, 12 or 24 hours (``time_unit="hour"``), or daily (``time_unit="day"``, interval 1),
-    from ``start_time`` (epoch seconds, an aware datetime or an ISO 8601 string).
+    from ``start_time`` (epoch seconds, an aware datetime or an ISO 8601 string). Without
+    ``start_time`` the schedule starts when it is validated, i.e. when the task runs: Adobe's export
+    flow requires a ``startTime`` ("UNIX timestamp start time (in seconds)", dataset export API
+    tutorial), and "from now on, every 3 hours" is what a schedule without one means.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     time_unit: Literal["hour", "day"] = "hour"
     interval: int = 3
-    start_time: int
+    start_time: int = Field(default_factory=lambda: int(time.time()))
 
     @field_validator("start_time", mode="before")
     @classmethod

@@ -92,12 +92,16 @@ def _describe(error: Any, rename: Mapping[str, str]) -> str:
 
 
 def config_error(
-    exc: ValidationError, prefix: str = "", rename: Mapping[str, str] | None = None
+    exc: ValidationError, prefix: str = "", rename: Mapping[str, str] | None = None, separator: str = "."
 ) -> FlowServiceConfigError:
-    """One :class:`FlowServiceConfigError` listing every problem of ``exc``, each as ``field: fix``."""
+    """One :class:`FlowServiceConfigError` listing every problem of ``exc``, each as ``field: fix``.
+
+    :param prefix: prepended to every field name, joined with ``separator`` (``target`` + ``.`` ->
+        ``target.path``; ``/scheduleParams`` + ``/`` -> ``/scheduleParams/interval``).
+    """
     problems = [_describe(err, rename or {}) for err in exc.errors()]
     if prefix:
-        problems = [f"{prefix}.{p}" for p in problems]
+        problems = [f"{prefix}{separator}{p}" for p in problems]
     return FlowServiceConfigError("; ".join(problems))
 
 

@@ -7,6 +7,10 @@ sends ``windowStartTime``/``windowEndTime`` = the run's ``data_interval_start``/
 waits for the run in the triggerer (``deferrable=True``). A retried or cleared task adopts the run it
 already started instead of starting a second one.
 
+The start date is a fixed day in the past (``START``, 2026-01-01), so ``airflow dags test
+incremental_ingest 2026-01-05`` runs every task for the window 2026-01-04..2026-01-05. With
+``catchup=True`` an unpaused DAG ingests every day since ``START``: set it to the first day you want.
+
 Connections: ``flowservice_default`` (Flow Service) and ``aep_bigquery`` (the source's credentials:
 login = OAuth client id, password = client secret, extra ``project`` and ``refresh_token``).
 Against the bundled emulator::
@@ -16,6 +20,10 @@ Against the bundled emulator::
                                       "extra": {"project": "acme", "refresh_token": "token"}}'
     airflow dags test incremental_ingest 2026-01-05
     airflow backfill create --dag-id incremental_ingest --from-date 2026-01-01 --to-date 2026-01-07
+
+``airflow backfill create`` only records the backfill: its DAG runs execute when a scheduler, a
+dag-processor, a triggerer (the ingest task defers) and an api-server (Airflow 3 workers talk to it)
+are running.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 from airflow_flowservice.operators import FlowServiceCreateDataflowOperator, FlowServiceTriggerRunOperator
 from airflow_flowservice.specs import CRM_TO_AEP_FLOW_SPEC_ID, DATA_LAKE_TARGET_SPEC_ID, GOOGLE_BIGQUERY_SPEC_ID
 
-START = pendulum.today("UTC").subtract(days=3)
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 with DAG(
     dag_id="incremental_ingest",

@@ -32,7 +32,8 @@ class FlowServiceListExportableDatasetsOperator(FlowServiceBaseOperator):
 
     :param name_pattern: keep datasets whose name matches this glob, case-insensitively,
         e.g. ``"AAM *"`` (templated). Default: all.
-    :param states: keep datasets in one of these states, e.g. ``["ENABLED"]``. Default: all.
+    :param states: keep datasets in one of these states (the Catalog dataset ``state``, e.g.
+        ``["DRAFT"]``: Adobe's documented list of exportable datasets shows them ``DRAFT``). Default: all.
     :param page_size: datasets per page requested. Default 20 (as in Adobe's dataset-export guide).
     """
 
@@ -125,7 +126,8 @@ class FlowServiceDatasetExportOperator(FlowServiceBaseOperator):
         ``"exports/aep"``), ``file_type`` (``JSON`` or ``PARQUET``), ``compression`` (``NONE`` or
         ``GZIP``), plus ``bucket_name`` (S3, GCS) or ``container`` (Azure Blob).
     :param schedule: ``{"time_unit": "hour"|"day", "interval": 3|6|9|12|24 (hour) or 1 (day),
-        "start_time": epoch seconds or ISO 8601}`` (templated).
+        "start_time": epoch seconds or ISO 8601}`` (templated). Default ``time_unit`` ``"hour"``,
+        ``interval`` 3, ``start_time`` the time the task runs (the first export starts then).
     :param name: the flow's name; the connections are named after it (templated).
     :param destination_conn_id: Airflow connection holding the destination credentials (not
         needed for the Data Landing Zone). Which field holds what depends on the auth method:

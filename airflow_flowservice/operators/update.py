@@ -138,13 +138,30 @@ class FlowServiceUpdateOperator(FlowServiceBaseOperator):
         return text if text.startswith('"') else f'"{text}"'
 
     def _checked_schedule_ops(self, snapshot: Entity, ops: list[PatchOp]) -> list[PatchOp]:
-        """Validate the schedule as it will be after the ops; send its normalised values."""
+        """Validate the schedule as it will be after the ops; send its normalised values.
+
+        The error names the JSON pointer to fix (``ops: after the ops, /scheduleParams/interval: ...``)
+        and, for a flow made recurring without an interval (a ``once`` flow has none), the op to add.
+        """
+        from pydantic import ValidationError
+
         from airflow_flowservice.inputs import ScheduleParamsInput
-        from airflow_flowservice.validation import validate_input
+        from airflow_flowservice.validation import config_error
 
         current = snapshot.model_dump(by_alias=True, exclude_none=True).get("scheduleParams")
         merged = patched_schedule(current, ops)
-        checked = validate_input(ScheduleParamsInput, merged, prefix="scheduleParams after the ops").to_api()
+        try:
+            checked = ScheduleParamsInput.model_validate(merged).to_api()
+        except ValidationError as exc:
+            error = config_error(
+                exc, prefix="ops: after the ops, /scheduleParams", rename={"start_time": "startTime"}, separator="/"
+            )
+            frequency = str((merged or {}).get("frequency", "")).lower()
+            if (merged or {}).get("interval") is None and frequency not in ("", "once"):
+                example = 15 if frequency == "minute" else 1
+                hint = {"op": "add", "path": SCHEDULE + "/interval", "value": example}
+                error = FlowServiceConfigError(f"{error.message}; add {hint} to the ops")
+            raise error from None
         out: list[PatchOp] = []
         for op in ops:
             if op.op != "remove" and op.path == SCHEDULE:

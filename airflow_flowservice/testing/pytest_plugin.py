@@ -4,6 +4,13 @@
   timeline; ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT`` points at it for the duration of the test.
 - ``flowservice_emulator_session`` (session scope): one emulator for the whole session; call
   ``emu.reset()`` between tests if they must not see each other's entities.
+
+Installed, the provider registers this module under the name ``flowservice``: there is nothing to
+add to the pytest command line (``-p no:flowservice`` disables it). Do not also pass
+``-p airflow_flowservice.testing.pytest_plugin`` then: pytest refuses to register one module under
+two names ("Plugin already registered under a different name"). That form is for a checkout that is
+on ``sys.path`` but not installed. pytest loads this module in every session of an environment that
+has the provider, so it imports nothing beyond pytest until a test uses a fixture.
 """
 
 from __future__ import annotations

@@ -294,9 +294,50 @@ def test_update_rejects_a_schedule_the_patch_would_break(service: Router) -> Non
     with pytest.raises(FlowServiceConfigError) as info:
         run(op, service)
     assert info.value.message == (
-        "scheduleParams after the ops.interval: must be at least 15 when frequency is 'minute' (got 1)"
+        "ops: after the ops, /scheduleParams/interval: must be at least 15 when frequency is 'minute' (got 1)"
     )
     assert service.calls == [f"GET /flows/{FLOW}"]
+
+
+def test_update_making_a_once_flow_daily_names_the_op_to_add(service: Router) -> None:
+    once = _flow(ETAG_1, "once", 1)
+    once["scheduleParams"] = {"startTime": "1700000000", "frequency": "once"}
+    service.on(f"GET /flows/{FLOW}", items(once))
+    op = FlowServiceUpdateOperator(
+        task_id="upd", entity_id=FLOW, ops=[{"op": "replace", "path": "/scheduleParams/frequency", "value": "day"}]
+    )
+    with pytest.raises(FlowServiceConfigError) as info:
+        run(op, service)
+    assert info.value.message == (
+        "ops: after the ops, /scheduleParams/interval: is required with frequency 'day' (e.g. interval=1 runs "
+        "every day); add {'op': 'add', 'path': '/scheduleParams/interval', 'value': 1} to the ops"
+    )
+    assert service.calls == [f"GET /flows/{FLOW}"]
+
+
+def test_update_making_a_once_flow_daily_with_its_interval_patches_both(service: Router) -> None:
+    once = _flow(ETAG_1, "once", 1)
+    once["scheduleParams"] = {"startTime": "1700000000", "frequency": "once"}
+    service.on(f"GET /flows/{FLOW}", items(once))
+    sent: list[Any] = []
+
+    def patched(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"id": FLOW, "etag": ETAG_2})
+
+    service.on(f"PATCH /flows/{FLOW}", patched)
+    ops = [
+        {"op": "replace", "path": "/scheduleParams/frequency", "value": "day"},
+        {"op": "add", "path": "/scheduleParams/interval", "value": "1"},
+    ]
+    result, _ = run(FlowServiceUpdateOperator(task_id="upd", entity_id=FLOW, ops=ops), service)
+    assert result == FLOW
+    assert sent == [
+        [
+            {"op": "replace", "path": "/scheduleParams/frequency", "value": "day"},
+            {"op": "add", "path": "/scheduleParams/interval", "value": 1},
+        ]
+    ]
 
 
 def test_update_with_a_stale_given_etag_fails_without_writing(service: Router) -> None:

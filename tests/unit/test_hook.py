@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 
 import pytest
 from airflow.sdk import Connection
@@ -65,6 +66,37 @@ def test_provider_info_validates_against_airflow_schema() -> None:
 
     schema = json.loads(importlib.resources.files("airflow").joinpath("provider_info.schema.json").read_text())
     jsonschema.validate(get_provider_info(), schema)
+
+
+class _RecordingLog:
+    def __init__(self) -> None:
+        self.exceptions: list[str] = []
+
+    def exception(self, message: str, *args: object, **kwargs: object) -> None:
+        self.exceptions.append(message % args)
+
+
+@pytest.mark.parametrize("module_present", [True, False])
+def test_airflow_finds_the_provider_module_when_looking_for_example_dags(
+    monkeypatch: pytest.MonkeyPatch, module_present: bool
+) -> None:
+    """Airflow 3.3 imports ``airflow_provider_flowservice`` (from the distribution name) with load_examples on."""
+    manager = pytest.importorskip("airflow.dag_processing.bundles.manager")
+    add_example_dags = getattr(manager, "_add_provider_example_dags_to_bundle", None)
+    if add_example_dags is None:
+        pytest.skip("this Airflow does not look for provider example DAGs")
+    recorder = _RecordingLog()
+    monkeypatch.setattr(manager, "log", recorder)
+    if not module_present:  # what every Airflow command logged before the module existed
+        monkeypatch.setitem(sys.modules, "airflow_provider_flowservice", None)
+    bundles: list[object] = []
+    add_example_dags(bundles)
+    ours = [m for m in recorder.exceptions if "airflow_provider_flowservice" in m]
+    if module_present:
+        assert ours == []
+    else:
+        assert ours == ["Could not load provider module airflow_provider_flowservice for example DAG discovery"]
+    assert not [b for b in bundles if "flowservice" in str(b)]  # the provider ships no example-DAG bundle
 
 
 async def test_async_clients_are_shared_per_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:

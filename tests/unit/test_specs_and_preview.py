@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pydantic import ValidationError
 
 from airflow_flowservice.dataflows.preview import infer_columns, preview_rows
-from airflow_flowservice.inputs import BucketTargetParams, ContainerTargetParams, SftpTargetParams
+from airflow_flowservice.inputs import BucketTargetParams, ContainerTargetParams, ExportSchedule, SftpTargetParams
 from airflow_flowservice.specs import DESTINATIONS, get_destination
 
 
@@ -76,6 +78,15 @@ def test_target_params_bodies_match_seed_003() -> None:
 def test_bad_target_params_name_the_field(model: type, kwargs: dict[str, str], message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace("(", r"\(")):
         model(**kwargs)
+
+
+def test_an_export_schedule_without_start_time_starts_when_validated() -> None:
+    before = int(time.time())
+    schedule = ExportSchedule.model_validate({"time_unit": "hour", "interval": 3})
+    assert before <= schedule.start_time <= int(time.time())
+    assert schedule.to_api() == {"timeUnit": "hour", "interval": 3, "startTime": schedule.start_time}
+    given = ExportSchedule.model_validate({"time_unit": "day", "interval": 1, "start_time": "2026-01-05T00:00:00Z"})
+    assert given.start_time == 1767571200
 
 
 def test_preview_rows_unwrap_seed_004_shape() -> None:
