@@ -226,48 +226,75 @@ def find_python(version: str) -> str:
     sys.exit(f"FATAL: no Python {version} on PATH or under {root}; the compatibility matrix needs it")
 
 
-def cmd_matrix(args: list[str]) -> None:
-    """Unit and integration tiers on each supported Airflow line, each in its own pinned venv."""
-    wanted = set(args)
-    results: list[tuple[str, str, str, float]] = []
-    for airflow, python, constraints in MATRIX:
-        label = f"airflow-{airflow}-py{python}"
-        if wanted and label not in wanted and airflow not in wanted:
-            continue
-        started = time.monotonic()
-        env_dir = ROOT / f".venv-{label}"
-        py = env_dir / "bin" / "python"
-        stamp = env_dir / ".installed"
-        digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + (ROOT / constraints).read_bytes()).hexdigest()
+def _matrix_line(airflow: str, python: str, constraints: str, log: Path) -> tuple[str, float, float]:
+    """Install (when the pins changed) and test one line, its output in ``log``: (status, install s, total s)."""
+    label = f"airflow-{airflow}-py{python}"
+    started = time.monotonic()
+    env_dir = ROOT / f".venv-{label}"
+    py = env_dir / "bin" / "python"
+    stamp = env_dir / ".installed"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + (ROOT / constraints).read_bytes()).hexdigest()
+    with log.open("w") as out:
+
+        def step(*cmd: str | Path) -> int:
+            out.write("+ " + " ".join(str(c) for c in cmd) + "\n")
+            out.flush()
+            return subprocess.run([str(c) for c in cmd], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT).returncode
+
         if not (stamp.exists() and stamp.read_text() == digest):
-            print(f"== {label}: creating {env_dir.name} (pip install, constraints {constraints})", flush=True)
-            run(find_python(python), "-m", "venv", "--clear", env_dir)
-            run(py, "-m", "pip", "install", "-qq", "--upgrade", "pip")
-            run(
-                py,
-                "-m",
-                "pip",
-                "install",
-                "--progress-bar",
-                "off",
-                "-qq",
-                "-c",
-                constraints,
-                f"apache-airflow=={airflow}",
-                "-e",
-                ".[test]",
-            )
+            for cmd in (
+                (find_python(python), "-m", "venv", "--clear", env_dir),
+                (py, "-m", "pip", "install", "-qq", "--upgrade", "pip"),
+                (py, "-m", "pip", "install", "-qq", "-c", constraints, f"apache-airflow=={airflow}", "-e", ".[test]"),
+            ):
+                if step(*cmd) != 0:
+                    return "INSTALL FAILED", time.monotonic() - started, time.monotonic() - started
             stamp.write_text(digest)
         installed = time.monotonic() - started
-        print(f"== {label}: unit + integration tiers", flush=True)
-        result = subprocess.run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", *MATRIX_TIERS], cwd=ROOT)
-        elapsed = time.monotonic() - started
-        status = "passed" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
-        results.append((label, status, f"install {installed:.0f} s", elapsed))
-        print(f"== {label}: {status} in {elapsed:.0f} s", flush=True)
+        code = step(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MATRIX_TIERS)
+    status = "passed" if code == 0 else f"FAILED (exit {code})"
+    return status, installed, time.monotonic() - started
+
+
+def cmd_matrix(args: list[str]) -> None:
+    """Unit and integration tiers on each supported Airflow line, each in its own pinned venv.
+
+    ``--jobs N`` runs N lines at once (default 2: the tests mostly wait on the emulator); any other
+    argument picks lines by label (``airflow-3.0.6-py3.10``) or Airflow version.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = 2
+    if "--jobs" in args:
+        at = args.index("--jobs")
+        jobs = int(args[at + 1])
+        args = args[:at] + args[at + 2 :]
+    wanted = set(args)
+    lines = [
+        (airflow, python, constraints)
+        for airflow, python, constraints in MATRIX
+        if not wanted or f"airflow-{airflow}-py{python}" in wanted or airflow in wanted
+    ]
+    logs = ROOT / ".matrix-logs"
+    logs.mkdir(exist_ok=True)
+
+    def one(line: tuple[str, str, str]) -> tuple[str, str, float, float]:
+        airflow, python, constraints = line
+        label = f"airflow-{airflow}-py{python}"
+        print(f"== {label}: started (log .matrix-logs/{label}.log)", flush=True)
+        status, installed, total = _matrix_line(airflow, python, constraints, logs / f"{label}.log")
+        print(f"== {label}: {status} in {total:.0f} s (install {installed:.0f} s)", flush=True)
+        return label, status, installed, total
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(one, lines))
+    for label, status, _, _ in results:
+        if status != "passed":
+            tail = (logs / f"{label}.log").read_text(errors="replace").splitlines()[-60:]
+            print(f"\n---- {label}: last lines of its log ----\n" + "\n".join(tail))
     print("\nCompatibility matrix (unit + integration tiers):")
-    for label, status, install, elapsed in results:
-        print(f"  {label:<24} {status:<22} {install:<14} total {elapsed:.0f} s")
+    for label, status, installed, total in results:
+        print(f"  {label:<24} {status:<22} install {installed:4.0f} s   total {total:5.0f} s")
     if any(status != "passed" for _, status, _, _ in results):
         sys.exit(1)
 

@@ -120,6 +120,10 @@ def twin_source(dag: Any) -> str:
         cls = type(timetable)
         imports.append(f"from {cls.__module__} import {cls.__name__}")
         schedule = f"{cls.__name__}.deserialize({literal(timetable.serialize())})"
+    elif type(timetable).__name__ == "AssetTriggeredTimetable":  # scheduled on assets: the same assets, no watcher
+        sdk.append("Asset")
+        assets = getattr(timetable.asset_condition, "objects", ())
+        schedule = "[" + ", ".join(f"Asset(name={a.name!r}, uri={a.uri!r})" for a in assets) + "]"
     else:
         raise TypeError(f"{dag.dag_id}: no twin for a {type(timetable).__name__} schedule")
     args = {

@@ -313,16 +313,21 @@ def provider_job(win: tuple[int, int]) -> tuple[str, float]:
         poll_interval=POLL,
         timeout=60,
     )
-    run_started = 0.0
-    original = trigger._announce
+    from airflow_flowservice.runs.wait import RunWait
 
-    def announce(context: Any, flow_id: str, run_id: str) -> None:  # the run exists from here on
+    run_started = 0.0
+    original = RunWait.announce
+
+    def announce(self: RunWait, context: Any, flow_id: str, run_id: str) -> None:  # the run exists from here on
         nonlocal run_started
         run_started = time.perf_counter() - started
-        original(context, flow_id, run_id)
+        original(self, context, flow_id, run_id)
 
-    trigger._announce = announce  # type: ignore[method-assign]
-    run_id = trigger.execute(context)
+    RunWait.announce = announce  # type: ignore[method-assign]
+    try:
+        run_id = trigger.execute(context)
+    finally:
+        RunWait.announce = original  # type: ignore[method-assign]
     return str(run_id), run_started
 
 

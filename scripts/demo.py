@@ -135,6 +135,66 @@ def report(say: Any, hook: Any, emu: Any) -> None:
     say(f"\n{len(calls)} Flow Service calls and {len(tokens)} token calls in all.")
 
 
+def event_trigger(say: Any, emu: Any, hours: int = 3) -> bool:
+    """The triggerer's part of ``on_export_finished.py``, in this process: one event per finished run.
+
+    ``FlowServiceRunEventTrigger`` watches a new hourly flow while the emulator's clock moves ``hours``
+    hours (one run finishes per hour). Scheduling the DAG on those events needs a scheduler and a
+    triggerer (the deployment tier, tests/deployment/test_run_events.py, runs that).
+    """
+    import asyncio
+    from urllib.parse import unquote_plus
+
+    from airflow_flowservice.hooks.flowservice import FlowServiceHook
+    from airflow_flowservice.testing.flows import create_table_flow
+    from airflow_flowservice.triggers import FlowServiceRunEventTrigger
+
+    flow_id = create_table_flow(FlowServiceHook(), name="demo hourly", frequency="hour")
+    FlowServiceHook().list_runs(flow_id)  # the flow's first run, created on read ...
+    emu.clock.advance(2)  # ... finished before the watch starts (runs take 1.5 s here): never reported
+
+    def lists() -> int:
+        return sum(r.method == "GET" and r.path == "/runs" and flow_id in unquote_plus(r.query) for r in emu.requests)
+
+    async def watch() -> tuple[list[dict[str, Any]], int, int]:
+        trigger = FlowServiceRunEventTrigger(flow_id=flow_id, poll_interval=0.2)
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def consume() -> None:
+            async for event in trigger.run():
+                await events.put(event.payload)
+
+        task = asyncio.create_task(consume())
+        try:
+            before = lists()
+            while lists() == before:  # the watch has placed its cursor
+                await asyncio.sleep(0.05)
+            got = []
+            for _ in range(hours):
+                emu.clock.advance(3600)  # the next hour's run is created, and finishes
+                got.append(await asyncio.wait_for(events.get(), 10))
+            polls = lists()
+            await asyncio.sleep(1)  # a second without a finished run: no event
+            return got, events.qsize(), lists() - polls
+        finally:
+            task.cancel()
+
+    got, extra, polls = asyncio.run(watch())
+    for payload in got:
+        metrics = payload["metrics"]
+        say(
+            f"  event: run {payload['run_id']} {payload['status']}, window {_s(payload['window']['start'])} - "
+            f"{_s(payload['window']['end'])}, {metrics['records_read']} records read"
+        )
+    ids = {p["run_id"] for p in got}
+    ok = len(ids) == hours and extra == 0
+    say(
+        f"Event trigger: {hours} runs finished -> {len(got)} events ({len(ids)} distinct), {extra} more; "
+        f"{polls} polls in 1 s at poll_interval=0.2 s" + ("" if ok else "  <- FAILED")
+    )
+    return ok
+
+
 def run_demo(say: Any) -> list[str]:
     """Every example DAG against the emulator, one line per step; returns the DAG runs that failed."""
     from airflow.dag_processing.dagbag import DagBag
@@ -167,6 +227,8 @@ def run_demo(say: Any) -> list[str]:
             say(f"[{number}/{len(steps)}] DAG {dag_id} @ {logical_date:%Y-%m-%d}: {state} in {took:.1f}s")
             if "success" not in state:
                 failures.append(f"{dag_id}@{logical_date:%Y-%m-%d}")
+        if not event_trigger(say, emu):
+            failures.append("event trigger (one event per finished run)")
         report(say, FlowServiceHook(), emu)
     return failures
 

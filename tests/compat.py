@@ -5,6 +5,10 @@ The same fallbacks as ``airflow_flowservice/_compat.py``, for test-only names.
 
 from __future__ import annotations
 
+from airflow import __version__ as AIRFLOW_VERSION
+from airflow.providers.common.compat.sdk import get_listener_manager
+from packaging.version import Version
+
 try:  # Airflow 3.2+
     from airflow.dag_processing.dagbag import DagBag
 except ImportError:  # Airflow 3.0, 3.1
@@ -15,6 +19,7 @@ try:  # Airflow 3.2+
 except ImportError:  # Airflow 3.0, 3.1
     from airflow.serialization.serde import deserialize, serialize  # type: ignore[no-redef,unused-ignore]
 
-from airflow.providers.common.compat.sdk import get_listener_manager
+# Airflow 3.0 drops the user info of an Asset URI (anything before "@" in the authority); 3.1+ only a password.
+AIRFLOW_V_3_1_PLUS = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.1.0")
 
-__all__ = ["DagBag", "deserialize", "get_listener_manager", "serialize"]
+__all__ = ["AIRFLOW_V_3_1_PLUS", "DagBag", "deserialize", "get_listener_manager", "serialize"]

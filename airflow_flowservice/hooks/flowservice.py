@@ -70,6 +70,16 @@ _ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[
 )
 
 
+# The credentials of a connection as the async path read them, per event loop and connection id:
+# the waits a triggerer starts together (thousands after a restart) share one look-up, instead of
+# each reading (and masking) the connection on the loop. Read again after ASYNC_CREDENTIALS_TTL
+# seconds, so an edited connection reaches new waits within a minute.
+ASYNC_CREDENTIALS_TTL = 60.0
+_ASYNC_CREDENTIALS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, tuple[float, FlowServiceCredentials | asyncio.Future[FlowServiceCredentials]]]
+] = weakref.WeakKeyDictionary()
+
+
 def _mask(token: str) -> None:
     mask_secret(token, "flowservice_access_token")
 
@@ -197,6 +207,35 @@ class FlowServiceHook(BaseHook):
         """The synchronous client of this hook (created once)."""
         return self.client
 
+    async def _async_credentials(self) -> FlowServiceCredentials:
+        """The connection's credentials, read once per event loop and :data:`ASYNC_CREDENTIALS_TTL` seconds."""
+        loop = asyncio.get_running_loop()
+        cache = _ASYNC_CREDENTIALS.setdefault(loop, {})
+        conn_id = self.flowservice_conn_id
+        entry = cache.get(conn_id)
+        if entry is None or entry[0] <= loop.time():
+            # A task of its own: a wait cancelled while it reads does not cancel the others' read.
+            reading = loop.create_task(self._read_async_credentials(), name=f"flowservice-connection-{conn_id}")
+            entry = cache[conn_id] = (loop.time() + ASYNC_CREDENTIALS_TTL, reading)
+
+            def forget_failure(task: asyncio.Task[FlowServiceCredentials], entry: Any = entry) -> None:
+                failed = task.cancelled() or task.exception() is not None
+                if failed and cache.get(conn_id) is entry:  # not cached: the next wait reads again
+                    del cache[conn_id]
+
+            reading.add_done_callback(forget_failure)
+        value = entry[1]
+        if isinstance(value, FlowServiceCredentials):
+            return value
+        creds = await asyncio.shield(value)
+        if cache.get(conn_id) is entry:
+            cache[conn_id] = (entry[0], creds)
+        return creds
+
+    async def _read_async_credentials(self) -> FlowServiceCredentials:
+        conn = await aget_connection(self, self.flowservice_conn_id)
+        return credentials_from_connection(conn, await aextra_dejson(conn))
+
     @cached_property
     def client(self) -> FlowServiceClient:
         """The synchronous client of this hook (created once)."""
@@ -207,8 +246,7 @@ class FlowServiceHook(BaseHook):
     async def get_async_client(self) -> AsyncFlowServiceClient:
         """The async client shared by every hook with the same credentials on this event loop."""
         if "credentials" not in self.__dict__:
-            conn = await aget_connection(self, self.flowservice_conn_id)
-            self.__dict__["credentials"] = credentials_from_connection(conn, await aextra_dejson(conn))
+            self.__dict__["credentials"] = await self._async_credentials()
         creds: FlowServiceCredentials = self.__dict__["credentials"]
         loop = asyncio.get_running_loop()
         clients = _ASYNC_CLIENTS.setdefault(loop, {})

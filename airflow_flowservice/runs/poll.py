@@ -13,7 +13,7 @@ Platform API responses" page), and hands each waiter its run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import gc
 import random
 import time
 import weakref
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_flowservice.client import property_in, unwrap_items
 from airflow_flowservice.exceptions import (
+    FlowServiceError,
     FlowServiceNotFoundError,
     FlowServiceRateLimitError,
     FlowServiceServerError,
@@ -122,7 +123,13 @@ class RunPoller:
     :meth:`read` returns a run's document at the next round. A round lists the waited-for ids with
     ``GET /runs?property=id==a,b,c&limit=100``; a run missing from the answer fails its waiters with
     :class:`~airflow_flowservice.exceptions.FlowServiceNotFoundError` naming it; a failed call fails
-    only the waiters of its ids (with its error); the poller itself never stops while waited on.
+    only the waiters of its ids (with its error); the poller never stops while waited on.
+
+    It holds few objects per wait, because a triggerer's full garbage collections scan them all: one
+    future per pending read (no task, no model: the round hands each waiter the run's JSON
+    document), and a timer only for a read whose deadline may come before the next round. Its
+    task lives only while someone waits: it ends after a round nobody waits past, and the last
+    waiter to leave early cancels it, so an event loop that closes finds no pending task.
 
     :param client: the async client the calls go through.
     :param poll_interval: seconds between rounds (each pause up to 10% longer).
@@ -131,10 +138,13 @@ class RunPoller:
     _registry: weakref.WeakKeyDictionary[AsyncFlowServiceClient, dict[float, RunPoller]] = weakref.WeakKeyDictionary()
 
     def __init__(self, client: AsyncFlowServiceClient, poll_interval: float) -> None:
-        self.client = client
+        # Weakly: the registry is keyed (weakly) by the client, which a strong reference here would keep
+        # alive for ever, and with it the poller of every closed event loop.
+        self._client = weakref.ref(client)
         self.poll_interval = poll_interval
-        self._waiters: dict[str, list[asyncio.Future[Run]]] = {}
+        self._waiters: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._in_round = False
         self._not_before = 0.0  # event-loop time before which no round starts
         self.rounds = 0
         self.calls = 0
@@ -153,43 +163,77 @@ class RunPoller:
         """How many reads are pending."""
         return sum(len(futures) for futures in self._waiters.values())
 
-    async def read(self, run_id: str) -> Run:
-        """The run's document, read in the poller's next round."""
-        future: asyncio.Future[Run] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(run_id, []).append(future)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop(), name=f"flowservice-run-poller-{self.poll_interval:g}s")
+    @property
+    def active(self) -> bool:
+        """Whether the poller's task exists (it does only while reads are pending or a round runs)."""
+        return self._task is not None and not self._task.done()
+
+    async def read(self, run_id: str, timeout: float | None = None) -> dict[str, Any] | None:
+        """The run's JSON document, read in the poller's next round; ``None`` if ``timeout`` seconds pass first."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
+        futures = self._waiters.get(run_id)
+        if futures is None:
+            self._waiters[run_id] = [future]
+        else:
+            futures.append(future)
+        if not self.active:
+            self._task = loop.create_task(self._loop(), name=f"flowservice-run-poller-{self.poll_interval:g}s")
+        # A round comes at least every 1.1 intervals: a later deadline needs no timer of its own.
+        timer = (
+            loop.call_later(max(0.0, timeout), _expire, future)
+            if timeout is not None and timeout < 2 * self.poll_interval
+            else None
+        )
         try:
             return await future
-        finally:  # cancelled (the wait's deadline, or the trigger cancelled): stop asking for it
+        finally:
+            if timer is not None:
+                timer.cancel()
             futures = self._waiters.get(run_id)
-            if futures is not None and future in futures:
+            if futures is not None and future in futures:  # left before its round: stop asking for it
                 futures.remove(future)
                 if not futures:
                     del self._waiters[run_id]
+            if not self._waiters and not self._in_round and self._task is not None:
+                self._task.cancel()  # nobody waits: end the sleeping task now, not at loop close
+                self._task = None
 
     async def _loop(self) -> None:
         # The first round comes within a tenth of the interval, so that waits deferred together
         # (a backfill, a triggerer restart) join it; later rounds every interval plus up to 10%,
-        # never sooner than that after the last round, even when the loop restarts.
+        # never sooner than that after the last round, even when the task is re-created.
         loop = asyncio.get_running_loop()
-        await asyncio.sleep(max(random.uniform(0, self.poll_interval / 10), self._not_before - loop.time()))
-        while self._waiters:
-            waiters, self._waiters = self._waiters, {}
-            ids = list(waiters)
-            await asyncio.gather(
-                *(self._round(ids[i : i + IDS_PER_CALL], waiters) for i in range(0, len(ids), IDS_PER_CALL))
-            )
-            self.rounds += 1
-            self._not_before = loop.time() + self.poll_interval * random.uniform(1.0, 1.1)
-            await asyncio.sleep(self._not_before - loop.time())
+        try:
+            await asyncio.sleep(max(random.uniform(0, self.poll_interval / 10), self._not_before - loop.time()))
+            while self._waiters:
+                waiters, self._waiters = self._waiters, {}
+                ids = list(waiters)
+                self._in_round = True
+                try:
+                    await asyncio.gather(
+                        *(self._round(ids[i : i + IDS_PER_CALL], waiters) for i in range(0, len(ids), IDS_PER_CALL))
+                    )
+                finally:
+                    self._in_round = False
+                self.rounds += 1
+                self._not_before = loop.time() + self.poll_interval * random.uniform(1.0, 1.1)
+                if not self._waiters:  # the waiters come back after handling their runs; the next read restarts
+                    return
+                await asyncio.sleep(self._not_before - loop.time())
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
 
-    async def _round(self, ids: list[str], waiters: dict[str, list[asyncio.Future[Run]]]) -> None:
+    async def _round(self, ids: list[str], waiters: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
         """One call for up to 100 ids; every waiter of these ids gets its run or an error."""
         self.calls += 1
         params = [property_in("id", ids, "run_id"), ("limit", str(IDS_PER_CALL))]
         try:
-            items = unwrap_items(await self.client.request("GET", "/runs", params=params))
+            client = self._client()
+            if client is None:  # only a client no longer in use goes away: its loop is closing
+                raise FlowServiceError("the Flow Service client of this event loop is gone (the loop closed)")
+            items = unwrap_items(await client.request("GET", "/runs", params=params))
         except Exception as exc:  # handed to the waiters of these ids, each decides (transient: poll on)
             for run_id in ids:
                 _settle(waiters[run_id], exc)
@@ -199,14 +243,16 @@ class RunPoller:
             item = found.get(run_id)
             if item is None:
                 _settle(waiters[run_id], FlowServiceNotFoundError(f"run {run_id} was not found", status=404))
-                continue
-            try:
-                _settle(waiters[run_id], Run.model_validate(item))
-            except Exception as exc:  # one malformed run fails its own waiters only
-                _settle(waiters[run_id], exc)
+            else:
+                _settle(waiters[run_id], item)
 
 
-def _settle(futures: list[asyncio.Future[Run]], outcome: Run | BaseException) -> None:
+def _expire(future: asyncio.Future[dict[str, Any] | None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _settle(futures: list[asyncio.Future[dict[str, Any] | None]], outcome: dict[str, Any] | BaseException) -> None:
     for future in futures:
         if future.done():
             continue
@@ -214,6 +260,37 @@ def _settle(futures: list[asyncio.Future[Run]], outcome: Run | BaseException) ->
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
+
+
+def item_status(item: dict[str, Any]) -> str:
+    """A run document's ``metrics.statusSummary.status`` (``""`` when not reported), without building a :class:`Run`."""
+    metrics = item.get("metrics")
+    summary = metrics.get("statusSummary") if isinstance(metrics, dict) else None
+    status = summary.get("status") if isinstance(summary, dict) else None
+    return status if isinstance(status, str) else ""
+
+
+_frozen = False
+
+
+def freeze_startup_objects() -> int | None:
+    """Move every object alive now to the collector's permanent generation, once per process.
+
+    Called by the trigger before its first wait in a process (the triggerer, after start-up): the
+    modules and long-lived state loaded by then are never scanned again, so a full (oldest
+    generation) garbage collection scans only what was made later, mostly the waits themselves,
+    and pauses the event loop for milliseconds instead of up to a second. Objects frozen here are
+    never freed, including any garbage cycle that happens to exist at this moment (bounded: one
+    snapshot per process). See :func:`gc.freeze`.
+
+    :return: how many objects are now frozen, or ``None`` if an earlier call already froze them.
+    """
+    global _frozen
+    if _frozen:
+        return None
+    _frozen = True
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def poll_in_worker(
@@ -281,22 +358,23 @@ async def poll_in_triggerer(
                 if poller is None:
                     poller = RunPoller.for_client(await hook.get_async_client(), poll_interval)
                 remaining = end_time - time.time()
-                run: Run | None = None
-                if remaining > 0:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        run = await asyncio.wait_for(poller.read(run_id), timeout=remaining)
-                if run is not None:
-                    if run.status != last_status:
-                        log.info("Run %s status: %s", run_id, run.status or "unknown")
-                        last_status = run.status
+                item = await poller.read(run_id, timeout=remaining) if remaining > 0 else None
+                if item is not None:
+                    status = item_status(item)
+                    if status != last_status:
+                        log.info("Run %s status: %s", run_id, status or "unknown")
+                        last_status = status
                         heartbeat.status_changed()
-                    elif heartbeat.due():
+                    elif heartbeat.due():  # rare: only then does a running run become a model
+                        seen = Run.model_validate(item)
                         creds = hook.credentials  # read by get_async_client already: no sync call here
-                        url = run_url(creds.org_id, creds.sandbox, run.flow_id, run.id) if run.flow_id else None
-                        log.info("%s", heartbeat_message(run, heartbeat.started, end_time, url))
-                    state = run_state(run.status)
-                    if state != "running":
+                        url = run_url(creds.org_id, creds.sandbox, seen.flow_id, seen.id) if seen.flow_id else None
+                        log.info("%s", heartbeat_message(seen, heartbeat.started, end_time, url))
+                    state = run_state(status)
+                    if state != "running":  # only the finished run becomes a model (the event's payload)
+                        run = Run.model_validate(item)
                         return WaitOutcome(state, f"run {run_id} finished: {run.status}", run_id, run.status, run)
+                    item = None  # not kept alive (with its nested dicts) while waiting for the next round
         except TRANSIENT_ERRORS as exc:
             log.warning("Polling run %s failed (%s); polling again", run_id, exc)
         except Exception as exc:  # a permanent error (not found, auth, bad config) ends the wait

@@ -8,6 +8,12 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_flowservice import DEFAULT_CONN_ID
+from airflow_flowservice._compat import conf
+
+#: ``[flowservice] freeze_gc_in_triggerer``: freeze the triggerer's start-up objects (``gc.freeze()``)
+#: before the first wait, so full garbage collections do not pause the event loop for up to a second.
+FREEZE_GC_OPTION = ("flowservice", "freeze_gc_in_triggerer")
+_freeze_decided = False  # the option is read once per process (thousands of triggers start together)
 
 
 class FlowServiceRunTrigger(BaseTrigger):
@@ -32,6 +38,11 @@ class FlowServiceRunTrigger(BaseTrigger):
     :param created_after_ms: epoch milliseconds (see ``flow_id``).
     :param poll_interval: seconds between polls (each pause is up to 10% longer, and the first poll
         comes within a tenth of it, so waits deferred together do not poll in lockstep). Default 30.
+
+    Before its first wait in a process, the trigger calls :func:`gc.freeze` once (see
+    :func:`~airflow_flowservice.runs.poll.freeze_startup_objects`): a full garbage collection then
+    skips the triggerer's start-up objects and stops pausing every trigger of the loop for up to a
+    second. ``AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER=False`` turns that off.
     """
 
     def __init__(
@@ -77,8 +88,15 @@ class FlowServiceRunTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_flowservice.hooks.flowservice import FlowServiceHook
-        from airflow_flowservice.runs.poll import poll_in_triggerer
+        from airflow_flowservice.runs.poll import freeze_startup_objects, poll_in_triggerer
 
+        global _freeze_decided
+        if not _freeze_decided:
+            _freeze_decided = True
+            if conf.getboolean(*FREEZE_GC_OPTION, fallback=True):
+                frozen = freeze_startup_objects()
+                if frozen is not None:
+                    self.log.info("Froze %d start-up objects (gc.freeze) before the first Flow Service wait", frozen)
         outcome = await poll_in_triggerer(
             FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id),
             end_time=self.end_time,

@@ -4,7 +4,8 @@ One deployment per test session: the bundled emulator (``python -m airflow_flows
 and Airflow's ``api-server``, ``scheduler`` (LocalExecutor), ``dag-processor`` and ``triggerer``, each
 a process of its own in a temporary AIRFLOW_HOME with a SQLite metadata DB (Airflow 3 runs the
 LocalExecutor on SQLite, as ``airflow standalone`` does), on free ports, with the DAGs of
-``tests/deployment/dags``.
+``tests/deployment/dags`` (copied into the temporary directory, so that a scenario can deploy a DAG file
+of its own: :meth:`Deployment.deploy_dag`).
 
 The emulator finishes runs :data:`RUN_SECONDS` after their creation on its clock, so runs stay
 ``inProgress`` until a test moves that clock (:meth:`Deployment.finish_runs`): a test decides
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 import psutil
@@ -63,6 +65,7 @@ class Deployment:
         self.logs = root / "process-logs"
         self.home.mkdir()
         self.logs.mkdir()
+        self.dags = Path(shutil.copytree(DAGS, root / "dags", ignore=shutil.ignore_patterns("__pycache__")))
         self.token = secrets.token_hex(8)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.api_port = 0
@@ -86,7 +89,7 @@ class Deployment:
             {
                 MARKER: self.token,
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__CORE__PARALLELISM": "8",
@@ -262,6 +265,20 @@ class Deployment:
     def runs(self, flow_id: str) -> list[Any]:
         with self.hook_env() as hook:
             return list(hook.list_runs(flow_id))
+
+    def run_lists(self, flow_id: str) -> list[dict[str, Any]]:
+        """Every ``GET /runs`` the emulator received for a flow (its ``property=flowId==...`` filter)."""
+        records = self.emulator("GET", "/requests", params={"method": "GET", "path_prefix": "/runs"})["requests"]
+        return [r for r in records if r["path"] == "/runs" and f"flowId=={flow_id}" in unquote_plus(r["query"])]
+
+    def deploy_dag(self, source: Path, **files: Any) -> None:
+        """Copy the DAG file ``source`` into the DAGs folder, with JSON files next to it (``name=value``).
+
+        The JSON files are written first: the dag-processor may parse the DAG file as soon as it appears.
+        """
+        for name, value in files.items():
+            (self.dags / f"{name}.json").write_text(json.dumps(value))
+        shutil.copy(source, self.dags / source.name)
 
     # -- Airflow's REST API --------------------------------------------------------------------------------
 

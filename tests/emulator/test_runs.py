@@ -367,3 +367,41 @@ def test_runs_by_a_hundred_ids_in_one_call(api: Api) -> None:
     body = api.ok("GET", "/runs", params=[("property", "id==" + ",".join(wanted)), ("limit", "100")])
     assert [it["id"] for it in body["items"]] == list(reversed(ids[25:125]))
     assert body["_links"] == {}
+
+
+class _NoScan(dict[str, dict[str, Any]]):
+    """A run table that fails any walk over it: reading a flow must use the flow's own index."""
+
+    def __iter__(self) -> Any:
+        raise AssertionError("walked every run")
+
+    def values(self) -> Any:
+        raise AssertionError("walked every run")
+
+    def items(self) -> Any:
+        raise AssertionError("walked every run")
+
+
+def test_last_run_details_reads_the_flow_index(api: Api) -> None:
+    flow = make_s3_chain(api)["flow"]
+    other = make_table_flow(api)["flow"]
+    early = _run(api, flow, startTime=str(T0 + 10))
+    later = _run(api, flow, T0 - 2 * DAY, T0 - DAY, startTime=str(T0 + 20))
+    future = _run(api, flow, T0 - 3 * DAY, T0 - 2 * DAY, startTime=str(T0 + 100))
+    _run(api, other, startTime=str(T0 + 30), deltaColumn={"name": "updated_at"})  # another flow's newer run
+    sc = api.emu.store.scope(api.emu.org_id, api.sandbox)
+    sc.runs = _NoScan(sc.runs)
+    assert "lastRunDetails" not in api.item(f"/flows/{flow}")  # every run still scheduled
+    api.emu.clock.advance(40.0)
+    details = api.item(f"/flows/{flow}")["lastRunDetails"]  # the latest started, not the latest created
+    assert details == {
+        "id": later,
+        "state": "success",
+        "startedAtUTC": (T0 + 21) * 1000,
+        "completedAtUTC": (T0 + 22) * 1000,
+    }
+    api.emu.clock.advance(61.0)
+    assert api.item(f"/flows/{flow}")["lastRunDetails"]["id"] == future
+    sc.drop_run(future)
+    sc.drop_run(later)
+    assert api.item(f"/flows/{flow}")["lastRunDetails"]["id"] == early

@@ -72,7 +72,7 @@ def failures(capsys: pytest.CaptureFixture[str]) -> list[str]:
     """``ExceptionClass: message`` lines the failed tasks logged.
 
     Airflow 3.1+ logs ``airflow_flowservice.exceptions.X: message``; 3.0's rich tracebacks end with the
-    bare ``X: message``.
+    bare ``X: message`` (one line: see :func:`unwrapped_tracebacks`).
     """
     out = capsys.readouterr()
     lines = (out.out + out.err).splitlines()
@@ -82,6 +82,14 @@ def failures(capsys: pytest.CaptureFixture[str]) -> list[str]:
         if line.startswith("airflow_flowservice.exceptions.")
     ]
     return qualified or [line for line in lines if re.match(r"FlowService\w*Error: ", line)]
+
+
+@pytest.fixture(autouse=True)
+def unwrapped_tracebacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3.0 renders task tracebacks with rich, which wraps them at the console width (80 columns
+    when the output is not a terminal); rich reads ``COLUMNS``, so a wide one keeps each message on one
+    line. Later lines print plain tracebacks and ignore it."""
+    monkeypatch.setenv("COLUMNS", "10000")
 
 
 # -- the example DAG: drafts, inspect, publish ----------------------------------------------------------

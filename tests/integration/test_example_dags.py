@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -82,3 +83,19 @@ def test_dataflows_as_code_plans_then_applies_its_file(
     # the plan task changed nothing; the apply task created the 8 entities; the sandbox now matches the file
     assert len([c for c in flowservice_emulator.calls(method="POST") if c.path != "/ims/token/v3"]) == 8
     assert not make_plan(FlowServiceHook(), load_spec(examples / "dataflows.yaml")).has_changes
+
+
+def test_demo_event_trigger_reports_each_finished_run_once(flowservice_emulator: Any) -> None:
+    """The demo's event step: three emulator hours of an hourly flow, three events, no fourth."""
+    import sys
+
+    scripts = str(Path(__file__).resolve().parents[2] / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        from demo import event_trigger
+    finally:
+        sys.path.remove(scripts)
+    lines: list[str] = []
+    assert event_trigger(lines.append, flowservice_emulator)
+    assert [line.startswith("  event: run ") for line in lines] == [True, True, True, False]
+    assert "3 runs finished -> 3 events (3 distinct), 0 more" in lines[-1]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 from typing import Any
 from urllib.parse import parse_qsl
+
+import pytest
 
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.runs.poll import RunPoller
@@ -18,10 +21,10 @@ HOUR = 3600
 POLL = 0.1
 
 
-def seed_running(emu: Any, flow_id: str, n: int) -> list[str]:
-    """``n`` runs of a flow created half a second from now: they finish within a second or so."""
+def seed_running(emu: Any, flow_id: str, n: int, start_in: float = 0.5) -> list[str]:
+    """``n`` runs of a flow created ``start_in`` seconds from now: they finish a second or so after that."""
     windows = [(JAN1 + k * HOUR, JAN1 + (k + 1) * HOUR) for k in range(n)]
-    ids: list[str] = emu.seed_runs(flow_id, windows, created_from_ms=emu.clock.now_ms() + 500)
+    ids: list[str] = emu.seed_runs(flow_id, windows, created_from_ms=emu.clock.now_ms() + int(start_in * 1000))
     return ids
 
 
@@ -51,10 +54,21 @@ def test_300_waits_over_3_flows_cost_3_gets_a_round(flowservice_emulator: Any) -
     emu = flowservice_emulator
     hook = FlowServiceHook()
     flows = [create_table_flow(hook) for _ in range(3)]
-    run_ids = [r for flow_id in flows for r in seed_running(emu, flow_id, 100)]
+    # The runs start in an hour: still running at every poll until the test moves the clock, however
+    # slowly a loaded machine gets to the first round.
+    run_ids = [r for flow_id in flows for r in seed_running(emu, flow_id, 100, start_in=HOUR)]
     emu.requests.clear()
 
-    events, poller = asyncio.run(wait_all(run_ids))
+    async def scenario() -> tuple[list[dict[str, Any]], RunPoller]:
+        waits = asyncio.ensure_future(wait_all(run_ids, timeout=120))
+        poller = RunPoller.for_client(await FlowServiceHook().get_async_client(), POLL)
+        deadline = time.monotonic() + 60
+        while poller.rounds < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(POLL / 2)
+        emu.clock.advance(HOUR + 60)  # now every run finishes
+        return await waits
+
+    events, poller = asyncio.run(scenario())
 
     assert [e["status"] for e in events] == ["success"] * 300
     assert [e["run_id"] for e in events] == run_ids
@@ -92,3 +106,95 @@ def test_a_failing_call_or_a_cancelled_wait_does_not_stop_the_others(flowservice
     events, poller = asyncio.run(scenario())
     assert [e["status"] for e in events] == ["success"] * 100
     assert poller.waiting == 0
+
+
+def _closing_loop(scenario: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """Run ``scenario()`` on a fresh loop, close the loop the way a bare ``run_until_complete`` does
+    (no cancelling of leftover tasks), collect garbage; the result and what the loop reported."""
+    loop = asyncio.new_event_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        result = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    # The closed loop's pollers are garbage once nothing holds them: a pending task would now be
+    # destroyed and reported ("Task was destroyed but it is pending!").
+    RunPoller._registry.clear()
+    gc.collect()
+    return result, reported
+
+
+def test_an_idle_poller_leaves_no_pending_task_when_its_loop_closes(flowservice_emulator: Any) -> None:
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 3)
+
+    async def scenario() -> tuple[list[dict[str, Any]], bool]:
+        events, poller = await wait_all(run_ids)
+        return events, poller.active
+
+    (events, active), reported = _closing_loop(scenario)
+    assert [e["status"] for e in events] == ["success"] * 3
+    assert not active  # the task ended with the round nobody waited past
+    assert [c.get("message") for c in reported] == []  # no "Task was destroyed but it is pending!"
+
+
+def test_the_last_waiter_leaving_early_ends_the_poller_task(flowservice_emulator: Any) -> None:
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 2)
+
+    async def scenario() -> tuple[bool, bool, int, dict[str, Any] | None]:
+        poller = RunPoller.for_client(await FlowServiceHook().get_async_client(), 60.0)  # no round for a while
+        reads = [asyncio.ensure_future(poller.read(r)) for r in run_ids]
+        await asyncio.sleep(0)
+        active_while_waiting = poller.active
+        for read in reads:
+            read.cancel()  # the triggerer cancels the triggers
+        await asyncio.gather(*reads, return_exceptions=True)
+        expired = await poller.read(run_ids[0], timeout=0.01)  # a deadline before the next round
+        return active_while_waiting, poller.active, poller.calls, expired
+
+    (active_while_waiting, active_after, calls, expired), reported = _closing_loop(scenario)
+    assert active_while_waiting and not active_after
+    assert calls == 0 and expired is None
+    assert [c.get("message") for c in reported] == []
+
+
+@pytest.mark.parametrize("option", ["True", "False"])
+def test_the_first_wait_of_a_process_freezes_start_up_objects_once_unless_turned_off(
+    flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    from airflow_flowservice.runs import poll
+    from airflow_flowservice.triggers import run
+
+    freezes: list[int] = []
+    monkeypatch.setattr(poll, "_frozen", False)
+    monkeypatch.setattr(run, "_freeze_decided", False)
+    monkeypatch.setattr(poll.gc, "freeze", lambda: freezes.append(1))
+    monkeypatch.setenv("AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER", option)
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 3)
+
+    events, _ = asyncio.run(wait_all(run_ids))  # three triggers, one process
+
+    assert [e["status"] for e in events] == ["success"] * 3
+    assert freezes == ([1] if option == "True" else [])
+
+
+def test_waits_starting_together_read_the_connection_once(
+    flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_flowservice.hooks import flowservice
+
+    reads: list[str] = []
+    real = flowservice.aget_connection
+
+    async def counting(hook: Any, conn_id: str) -> Any:
+        reads.append(conn_id)
+        await asyncio.sleep(0.01)  # a look-up that takes a while: the other waits join it
+        return await real(hook, conn_id)
+
+    monkeypatch.setattr(flowservice, "aget_connection", counting)
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 20)
+
+    events, _ = asyncio.run(wait_all(run_ids))
+
+    assert [e["status"] for e in events] == ["success"] * 20
+    assert reads == ["flowservice_default"]

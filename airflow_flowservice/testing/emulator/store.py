@@ -137,6 +137,9 @@ class Scope:
     #: flow id -> ``(createdAt, seq, run id)`` of its runs, ascending: a page of one flow's runs is a
     #: slice of this list, whatever the number of runs
     runs_by_flow: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
+    #: flow id -> ``(start ms, seq, run id)`` of its runs, ascending: the flow's ``lastRunDetails`` is
+    #: the last entry that has started, found by bisection, whatever the number of runs
+    runs_by_start: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
     #: flow id -> next schedule boundary (epoch seconds) to materialise
     next_due: dict[str, int] = field(default_factory=dict)
 
@@ -148,11 +151,21 @@ class Scope:
         """Store a run and index it by flow and creation time."""
         self.runs[run["id"]] = run
         bisect.insort(self.runs_by_flow.setdefault(run["flowId"], []), (run["createdAt"], run["_seq"], run["id"]))
+        bisect.insort(self.runs_by_start.setdefault(run["flowId"], []), (run["_startMs"], run["_seq"], run["id"]))
 
     def drop_run(self, run_id: str) -> None:
         """Forget a run (as if Flow Service had purged it)."""
         run = self.runs.pop(run_id)
         self.runs_by_flow[run["flowId"]].remove((run["createdAt"], run["_seq"], run_id))
+        self.runs_by_start[run["flowId"]].remove((run["_startMs"], run["_seq"], run_id))
+
+    def last_started_run(self, flow_id: str, now_ms: int) -> dict[str, Any] | None:
+        """The flow's run with the latest start at or before ``now_ms`` (ties: the last created), if any."""
+        index = self.runs_by_start.get(flow_id)
+        if not index:
+            return None
+        pos = bisect.bisect_right(index, (now_ms, math.inf))
+        return self.runs[index[pos - 1][2]] if pos else None
 
 
 class _NewestFirst(Sequence[str]):
@@ -376,12 +389,7 @@ class Store:
         return auth
 
     def _last_run_details(self, sc: Scope, flow_id: str, now_ms: int) -> dict[str, Any] | None:
-        latest: dict[str, Any] | None = None
-        for run in sc.runs.values():
-            if run["flowId"] != flow_id or run_phase(run, now_ms) == "scheduled":
-                continue
-            if latest is None or (run["_startMs"], run["_seq"]) > (latest["_startMs"], latest["_seq"]):
-                latest = run
+        latest = sc.last_started_run(flow_id, now_ms)
         if latest is None:
             return None
         details: dict[str, Any] = {
