@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import psutil
@@ -197,16 +198,20 @@ def test_backfill_then_reprocess_adopts_every_run(deployment: Deployment, measur
     tries = {r["dag_run_id"]: dep.task_instance("deploy_backfill", r["dag_run_id"], "ingest") for r in dag_runs()}
 
     started = time.monotonic()
+    reprocess_from = datetime.now(timezone.utc)
+
+    def ran_again(run_id: str) -> bool:
+        # The reprocess ran this window's task again: its (latest) try started after the reprocess was
+        # asked for. The try number is no proof: a DAG run that a retried `backfill create` (SQLite
+        # lock) re-created starts again at try 1.
+        ti = dep.task_instance("deploy_backfill", run_id, "ingest")
+        started_at = ti.get("start_date")
+        return bool(started_at) and datetime.fromisoformat(str(started_at).replace("Z", "+00:00")) >= reprocess_from
+
     attempts_again = create_backfill(dep, [*args, "--reprocess-behavior", "completed"], retry_behavior="completed")
     dep.wait_for(
         "the reprocess to finish",
-        lambda: (
-            done()
-            and all(
-                dep.task_instance("deploy_backfill", run_id, "ingest")["try_number"] > ti["try_number"]
-                for run_id, ti in tries.items()
-            )
-        ),
+        lambda: done() and all(ran_again(run_id) for run_id in tries),
         timeout=240,
     )
     again = time.monotonic() - started
