@@ -7,15 +7,19 @@ cursor has a later ``updatedAt``). Each interval costs **one** list call per flo
     GET /runs?property=flowId==<flow>&property=updatedAt>=<cursor>&orderby=updatedAt&limit=100
 
 (``property`` comparisons and ``orderby`` as in Adobe's "Filter and sort Flow Service API
-responses"). The oldest changes come first, so a burst of more than 100 finished runs is read over
-several intervals, none skipped. The first call of a watch (no stored cursor) reads the flow's
+responses"). The event loop's shared :class:`~airflow_flowservice.runs.poll.RunPoller` makes the
+call, in the same rounds as that loop's run waits; the watches of one flow share it (from the
+earliest cursor among them), so a flow costs one call per interval however many assets watch it.
+The oldest changes come first, so a burst of more than 100 finished runs is read over several
+intervals, none skipped. The first call of a watch (no stored cursor) reads the flow's
 latest runs to place the cursor at the newest change the service has: runs finished before the
 watch started are behind it and never reported.
 
 Exactly-once bookkeeping: runs finished at exactly the cursor's millisecond are remembered
 (``at_cursor``), and the ids of the last finished runs handled are kept (``handled``, bounded) so
-a run whose document changes again after it finished is not reported twice. The cursor is saved, when there is
-a store, *before* the event is handed over, so a restart resumes after the last reported run.
+a run whose document changes again after it finished is not reported twice. The cursor is saved,
+when there is a store, *before* the event is handed over, so a restart resumes after the last
+reported run.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_flowservice.exceptions import FlowServiceError
 from airflow_flowservice.runs.judge import run_metrics, run_state
-from airflow_flowservice.runs.poll import TRANSIENT_ERRORS
+from airflow_flowservice.runs.poll import TRANSIENT_ERRORS, RunPoller
 
 if TYPE_CHECKING:
     import logging
@@ -148,10 +152,14 @@ async def start_cursor(hook: FlowServiceHook, flow_id: str) -> RunCursor:
 
 
 async def finished_since(
-    hook: FlowServiceHook, cursor: RunCursor, statuses: Collection[str]
+    poller: RunPoller, cursor: RunCursor, statuses: Collection[str]
 ) -> tuple[list[tuple[Run, RunCursor]], RunCursor]:
-    """One list call: the runs to report since ``cursor``, each with the cursor just past it, and the new cursor."""
-    runs = await _list_runs(hook, cursor.flow_id, (f"updatedAt>={cursor.updated_at}",), "updatedAt")
+    """At ``poller``'s next round: the runs to report since ``cursor``, each with the cursor just past it,
+    and the new cursor."""
+    from airflow_flowservice.models import Run
+
+    items = await poller.changes(cursor.flow_id, cursor.updated_at, PAGE_SIZE)
+    runs = [Run.model_validate(item) for item in items]
     runs.sort(key=lambda r: r.updated_at or 0)  # the order the cursor moves in, whatever the service sent
     found: list[tuple[Run, RunCursor]] = []
     for run in runs:
@@ -188,8 +196,10 @@ async def watch_finished_runs(
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield :func:`event_payload` once per run of ``flow_id`` that finishes in ``statuses``; forever.
 
-    One list call per interval. Transient errors (5xx, 429, transport, after the client's own
-    retries) keep it polling; after ``max_consecutive_failures`` of them in a row it raises
+    One list call per interval, shared with the other watches of the flow on this event loop (the
+    loop's :class:`~airflow_flowservice.runs.poll.RunPoller` for ``poll_interval`` paces it).
+    Transient errors (5xx, 429, transport, after the client's own retries) keep it polling; after
+    ``max_consecutive_failures`` of them in a row it raises
     :class:`~airflow_flowservice.exceptions.FlowServiceError`. Any other error (auth, permission,
     a flow that does not exist) raises at once. With a ``store``, the cursor is loaded from it and
     saved to it before each event is yielded.
@@ -197,17 +207,21 @@ async def watch_finished_runs(
     cursor = await load_cursor(store, flow_id, log)
     saved = cursor
     failures = 0
-    # Watches started together (a triggerer restart) do not poll in lockstep.
-    await asyncio.sleep(random.uniform(0, poll_interval / 10))
+    poller: RunPoller | None = None
+    if cursor is None:  # watches started together (a triggerer restart) do not place their cursors in lockstep
+        await asyncio.sleep(random.uniform(0, poll_interval / 10))
     while True:
         found: list[tuple[Run, RunCursor]] = []
+        starting = cursor is None
         try:
             if cursor is None:
                 cursor = await start_cursor(hook, flow_id)
                 log.info("Flow %s: watching runs updated after %s", flow_id, cursor.updated_at)
                 final = cursor
             else:
-                found, final = await finished_since(hook, cursor, statuses)
+                if poller is None:
+                    poller = RunPoller.for_client(await hook.get_async_client(), poll_interval)
+                found, final = await finished_since(poller, cursor, statuses)  # paced by the poller's rounds
         except TRANSIENT_ERRORS as exc:
             failures += 1
             if failures >= max_consecutive_failures:
@@ -233,4 +247,5 @@ async def watch_finished_runs(
             if store is not None and final != saved:
                 await store.save(final.to_json())
                 saved = final
-        await asyncio.sleep(poll_interval * random.uniform(1.0, 1.1))
+        if starting:  # the poller paces the reads of changes; placing the cursor is this watch's own call
+            await asyncio.sleep(poll_interval * random.uniform(1.0, 1.1))

@@ -7,7 +7,9 @@ which the trigger turns into its one event.
 The async waits of one event loop do not poll one by one: a :class:`RunPoller` per client (one
 connection and token) and poll interval reads, each interval, every run waited for with
 ``GET /runs?property=id==a,b,c`` (up to 100 ids a call; a comma ORs values, Adobe's "Filter
-Platform API responses" page), and hands each waiter its run.
+Platform API responses" page), and hands each waiter its run. In the same rounds it reads, for the
+event triggers that watch a flow's finished runs (:mod:`airflow_flowservice.runs.events`), the
+flow's changed runs: one call per flow, however many watches of that flow there are.
 """
 
 from __future__ import annotations
@@ -125,6 +127,10 @@ class RunPoller:
     :class:`~airflow_flowservice.exceptions.FlowServiceNotFoundError` naming it; a failed call fails
     only the waiters of its ids (with its error); the poller never stops while waited on.
 
+    :meth:`changes` returns, at the next round, a flow's runs updated since a time: the round makes
+    one call per flow (from the earliest time any watch of it asked for) and hands every watch the
+    same answer, which each filters by its own cursor.
+
     It holds few objects per wait, because a triggerer's full garbage collections scan them all: one
     future per pending read (no task, no model: the round hands each waiter the run's JSON
     document), and a timer only for a read whose deadline may come before the next round. Its
@@ -142,7 +148,9 @@ class RunPoller:
         # alive for ever, and with it the poller of every closed event loop.
         self._client = weakref.ref(client)
         self.poll_interval = poll_interval
-        self._waiters: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
+        self._waiters: dict[str, list[asyncio.Future[Any]]] = {}  # run id -> pending reads
+        # (flow id, updated since in epoch ms, page size) -> pending reads of the flow's changed runs
+        self._watchers: dict[tuple[str, int, int], list[asyncio.Future[Any]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._in_round = False
         self._not_before = 0.0  # event-loop time before which no round starts
@@ -161,7 +169,7 @@ class RunPoller:
     @property
     def waiting(self) -> int:
         """How many reads are pending."""
-        return sum(len(futures) for futures in self._waiters.values())
+        return sum(len(futures) for table in (self._waiters, self._watchers) for futures in table.values())
 
     @property
     def active(self) -> bool:
@@ -170,11 +178,31 @@ class RunPoller:
 
     async def read(self, run_id: str, timeout: float | None = None) -> dict[str, Any] | None:
         """The run's JSON document, read in the poller's next round; ``None`` if ``timeout`` seconds pass first."""
+        item: dict[str, Any] | None = await self._pending("_waiters", run_id, timeout)
+        return item
+
+    async def changes(self, flow_id: str, since_ms: int, limit: int = IDS_PER_CALL) -> list[dict[str, Any]]:
+        """The JSON documents of ``flow_id``'s runs updated at or after ``since_ms``, oldest change first.
+
+        Read in the poller's next round, by one ``GET /runs?property=flowId==<flow>&property=updatedAt>=<t>
+        &orderby=updatedAt&limit=<n>`` for all the watches of the flow (``t`` the earliest they asked for,
+        ``n`` the largest page), so a watch may also get runs older than its own ``since_ms``.
+        """
+        items: list[dict[str, Any]] = await self._pending("_watchers", (flow_id, since_ms, limit), None)
+        return items
+
+    async def _pending(self, table: Literal["_waiters", "_watchers"], key: Any, timeout: float | None) -> Any:
+        """Wait for the next round's answer to ``key`` (a run id, or a flow watch) in the ``table`` attribute.
+
+        By name, not the dict: a round takes the pending reads' dict for itself and puts a new one in
+        its place, and a read that leaves must stop asking in the current one, never the round's.
+        """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
-        futures = self._waiters.get(run_id)
+        future: asyncio.Future[Any] = loop.create_future()
+        pending: dict[Any, list[asyncio.Future[Any]]] = getattr(self, table)
+        futures = pending.get(key)
         if futures is None:
-            self._waiters[run_id] = [future]
+            pending[key] = [future]
         else:
             futures.append(future)
         if not self.active:
@@ -190,12 +218,13 @@ class RunPoller:
         finally:
             if timer is not None:
                 timer.cancel()
-            futures = self._waiters.get(run_id)
+            pending = getattr(self, table)
+            futures = pending.get(key)
             if futures is not None and future in futures:  # left before its round: stop asking for it
                 futures.remove(future)
                 if not futures:
-                    del self._waiters[run_id]
-            if not self._waiters and not self._in_round and self._task is not None:
+                    del pending[key]
+            if not self._waiters and not self._watchers and not self._in_round and self._task is not None:
                 self._task.cancel()  # nobody waits: end the sleeping task now, not at loop close
                 self._task = None
 
@@ -206,34 +235,66 @@ class RunPoller:
         loop = asyncio.get_running_loop()
         try:
             await asyncio.sleep(max(random.uniform(0, self.poll_interval / 10), self._not_before - loop.time()))
-            while self._waiters:
+            while self._waiters or self._watchers:
                 waiters, self._waiters = self._waiters, {}
+                watchers, self._watchers = self._watchers, {}
                 ids = list(waiters)
+                flows: dict[str, list[tuple[int, int]]] = {}
+                for flow_id, since_ms, limit in watchers:
+                    flows.setdefault(flow_id, []).append((since_ms, limit))
                 self._in_round = True
                 try:
                     await asyncio.gather(
-                        *(self._round(ids[i : i + IDS_PER_CALL], waiters) for i in range(0, len(ids), IDS_PER_CALL))
+                        *(self._round(ids[i : i + IDS_PER_CALL], waiters) for i in range(0, len(ids), IDS_PER_CALL)),
+                        *(
+                            self._flow_round(
+                                flow_id,
+                                min(since for since, _ in asks),
+                                max(limit for _, limit in asks),
+                                [f for key, futures in watchers.items() if key[0] == flow_id for f in futures],
+                            )
+                            for flow_id, asks in flows.items()
+                        ),
                     )
                 finally:
                     self._in_round = False
                 self.rounds += 1
                 self._not_before = loop.time() + self.poll_interval * random.uniform(1.0, 1.1)
-                if not self._waiters:  # the waiters come back after handling their runs; the next read restarts
+                if not self._waiters and not self._watchers:  # they come back after handling their answers
                     return
                 await asyncio.sleep(self._not_before - loop.time())
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
 
-    async def _round(self, ids: list[str], waiters: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
-        """One call for up to 100 ids; every waiter of these ids gets its run or an error."""
+    async def _list(self, params: list[tuple[str, str]]) -> list[Any]:
+        """One ``GET /runs`` page through the client."""
         self.calls += 1
+        client = self._client()
+        if client is None:  # only a client no longer in use goes away: its loop is closing
+            raise FlowServiceError("the Flow Service client of this event loop is gone (the loop closed)")
+        return unwrap_items(await client.request("GET", "/runs", params=params))
+
+    async def _flow_round(self, flow_id: str, since_ms: int, limit: int, futures: list[asyncio.Future[Any]]) -> None:
+        """One call for every watch of ``flow_id``; each gets the same runs, or the call's error."""
+        params = [
+            property_in("flowId", [flow_id], "flow_id"),
+            ("property", f"updatedAt>={int(since_ms)}"),
+            ("orderby", "updatedAt"),
+            ("limit", str(limit)),
+        ]
+        try:
+            items = await self._list(params)
+        except Exception as exc:  # handed to the watches, each decides (transient: poll on)
+            _settle(futures, exc)
+            return
+        _settle(futures, [item for item in items if isinstance(item, dict)])
+
+    async def _round(self, ids: list[str], waiters: dict[str, list[asyncio.Future[Any]]]) -> None:
+        """One call for up to 100 ids; every waiter of these ids gets its run or an error."""
         params = [property_in("id", ids, "run_id"), ("limit", str(IDS_PER_CALL))]
         try:
-            client = self._client()
-            if client is None:  # only a client no longer in use goes away: its loop is closing
-                raise FlowServiceError("the Flow Service client of this event loop is gone (the loop closed)")
-            items = unwrap_items(await client.request("GET", "/runs", params=params))
+            items = await self._list(params)
         except Exception as exc:  # handed to the waiters of these ids, each decides (transient: poll on)
             for run_id in ids:
                 _settle(waiters[run_id], exc)
@@ -247,12 +308,12 @@ class RunPoller:
                 _settle(waiters[run_id], item)
 
 
-def _expire(future: asyncio.Future[dict[str, Any] | None]) -> None:
+def _expire(future: asyncio.Future[Any]) -> None:
     if not future.done():
         future.set_result(None)
 
 
-def _settle(futures: list[asyncio.Future[dict[str, Any] | None]], outcome: dict[str, Any] | BaseException) -> None:
+def _settle(futures: list[asyncio.Future[Any]], outcome: Any) -> None:
     for future in futures:
         if future.done():
             continue

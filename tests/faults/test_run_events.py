@@ -442,3 +442,65 @@ def test_scheduled_flow_runs_drive_the_example_consumer(
         metrics = consumer.python_callable(triggering_asset_events={asset: [event]})
         assert metrics == [payload["metrics"]]
         assert metrics[0]["records_read"] == 60
+
+
+# -- shared polls -----------------------------------------------------------------------------------------
+
+
+def change_reads(emu: FlowServiceEmulator, flow_id: str) -> list[Any]:
+    """The list calls that read a flow's changed runs (not the one that places a watch's cursor)."""
+    return [c for c in list_calls(emu) if f"flowId%3D%3D{flow_id}" in c.query and "orderby=updatedAt" in c.query]
+
+
+def run_reads(emu: FlowServiceEmulator) -> list[Any]:
+    """The run waits' list calls (``property=id==...``)."""
+    return [c for c in list_calls(emu) if "property=id%3D%3D" in c.query]
+
+
+def test_watches_of_one_flow_and_the_loops_run_waits_share_each_round(manual_emulator: ManualEmulator) -> None:
+    """Three watches of one flow (as three assets, or three statuses, give) and a run wait on the same
+    event loop: each poll round reads the flow's changes once and the waited-for run once."""
+    emu = manual_emulator.emu
+    hook = FlowServiceHook()
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+    once_flow = create_table_flow(hook)
+    body = hook.client.request(
+        "POST",
+        "/runs",
+        json={
+            "flowId": once_flow,
+            "params": {"windowStartTime": "0", "windowEndTime": "3600", "deltaColumn": {"name": "u"}},
+        },
+    )
+    waited = str((body.get("items") or [body])[0]["id"])
+
+    async def scenario() -> tuple[list[Watch], dict[str, Any], int, int, int]:
+        from airflow_flowservice.runs.poll import RunPoller
+        from airflow_flowservice.triggers import FlowServiceRunTrigger
+
+        statuses = (("success",), ("failed",), ("success", "failed"))
+        watches = [Watch(FlowServiceRunEventTrigger(flow_id, poll_interval=POLL, statuses=s)) for s in statuses]
+        wait = FlowServiceRunTrigger(run_id=waited, end_time=time.time() + 60, poll_interval=POLL)
+        waiting = asyncio.ensure_future(anext(aiter(wait.run())))
+        await until(lambda: len(change_reads(emu, flow_id)) >= 3, "the watches to read changes")
+        poller = RunPoller.for_client(await FlowServiceHook().get_async_client(), POLL)
+        rounds, reads, id_reads = poller.rounds, len(change_reads(emu, flow_id)), len(run_reads(emu))
+        await until(lambda: poller.rounds >= rounds + 10, "ten more rounds")
+        rounds = poller.rounds - rounds
+        reads = len(change_reads(emu, flow_id)) - reads
+        id_reads = len(run_reads(emu)) - id_reads
+        emu.clock.advance(HOUR)  # a new run of the hourly flow finishes, and so does the waited-for run
+        await until(lambda: len(watches[0].events) == 1 and len(watches[2].events) == 1, "the events")
+        event = (await waiting).payload
+        await polls_more(emu, 2)
+        for watch in watches:
+            await watch.stop()
+        return watches, event, rounds, reads, id_reads
+
+    watches, event, rounds, reads, id_reads = asyncio.run(scenario())
+    assert rounds - 1 <= reads <= rounds + 1, f"{reads} reads of the flow's changes in {rounds} rounds"
+    assert rounds - 1 <= id_reads <= rounds + 1, f"{id_reads} reads of the waited-for run in {rounds} rounds"
+    assert event["status"] == "success" and event["run_id"] == waited
+    (new_run,) = new_runs(flow_id, earlier)
+    assert [[e["run_id"] for e in w.events] for w in watches] == [[new_run], [], [new_run]]
