@@ -168,7 +168,11 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
     connection has ``data.format == "tabular"``), where it is required (1383).
 
     A run already created for this flow and window (by an earlier try of this task, or a request
-    whose answer was lost) is adopted, never duplicated. Returns the run id; pushes XCom ``run_id``,
+    whose answer was lost) is adopted, never duplicated. Two tasks that start the same window at the
+    same moment (two DAGs feeding one flow, a manual run next to the scheduled one) are kept apart by
+    an Airflow pool of one slot shared by every task that starts this flow's runs (``pool=``); without
+    one, the check after ``POST /runs`` fails the task naming every run of the window (``docs/runs.md``).
+    Returns the run id; pushes XCom ``run_id``,
     ``window`` (``{"start", "end"}`` epoch seconds), ``flowservice_run_url`` (the extra link) and,
     once finished, ``metrics``.
 
@@ -290,6 +294,12 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         flow = self._flow = self.hook.get_flow(flow_id)
         to_send = self._check_flow(flow, window, delta)
         self.log.info("Flow %s: run for window %s", flow_id, window.describe())
+        if self.pool == "default_pool":  # the pool every task is in unless it names one
+            self.log.info(
+                "Not in a pool of its own: another task starting this window at the same moment would be detected "
+                "after both POST /runs, not prevented. Give every task that starts runs of this flow one pool of "
+                "one slot to prevent it (docs/runs.md)"
+            )
         try:
             started = start_window_run(
                 self.hook,

@@ -47,7 +47,11 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 #: A run finishes this many seconds after its creation, on the emulator's clock (see finish_runs).
 RUN_SECONDS = 300
 #: The flows the DAGs run, one per scenario so that its runs can be counted alone (Airflow variables).
-FLOWS = ("flow_deferred", "flow_worker", "flow_backfill", "flow_failing")
+FLOWS = ("flow_deferred", "flow_worker", "flow_backfill", "flow_failing", "flow_race")
+#: The DAGs of tests/deployment/dags.
+DAG_IDS = ("deploy_deferred", "deploy_worker", "deploy_backfill", "deploy_errors", "deploy_race_a", "deploy_race_b")
+#: The pool of one slot the race DAGs run in (named in tests/deployment/dags/deployment_dags.py).
+RACE_POOL = "flowservice_race"
 
 
 def free_port() -> int:
@@ -163,7 +167,7 @@ class Deployment:
             self.api_port = free_port()
             self.api_url = f"http://127.0.0.1:{self.api_port}"
             self.api.close()
-            self.api = httpx.Client(base_url=f"{self.api_url}/api/v2", timeout=30)
+            self.api = httpx.Client(base_url=f"{self.api_url}/api/v2", timeout=60)
             self.start("api-server")
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
@@ -282,19 +286,36 @@ class Deployment:
 
     # -- Airflow's REST API --------------------------------------------------------------------------------
 
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One REST call, sent again when the api-server did not answer in time.
+
+        On a loaded machine the api-server can wait on the SQLite write lock longer than the client's
+        timeout; the callers here either only read or treat a repeated write as done (``trigger``).
+        """
+        for attempt in range(1, 4):
+            try:
+                return self.api.request(method, path, **kwargs)
+            except httpx.TimeoutException:
+                if attempt == 3:
+                    raise
+                sys.stderr.write(f"\n[deployment] {method} {path}: no answer in time, sending again\n")
+        raise AssertionError("unreachable")
+
     def get(self, path: str, **params: Any) -> Any:
-        response = self.api.get(path, params=params)
+        response = self.call("GET", path, params=params)
         response.raise_for_status()
         return response.json()
 
     def trigger(self, dag_id: str, run_id: str, logical_date: str | None) -> str:
         body = {"dag_run_id": run_id, "logical_date": logical_date}
-        response = self.api.post(f"/dags/{dag_id}/dagRuns", json=body)
+        response = self.call("POST", f"/dags/{dag_id}/dagRuns", json=body)
+        if response.status_code == 409:
+            return run_id  # the scenarios' run ids are unique: created by a request that timed out on this side
         assert response.status_code == 200, response.text
         return run_id
 
     def set_paused(self, dag_id: str, paused: bool) -> None:
-        response = self.api.patch(f"/dags/{dag_id}", json={"is_paused": paused})
+        response = self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
         assert response.status_code == 200, response.text
 
     def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
@@ -398,7 +419,7 @@ def _wait_healthy(dep: Deployment) -> None:
 
     def parsed() -> bool:
         dags = dep.get("/dags")["dags"]
-        return {d["dag_id"] for d in dags} >= {"deploy_deferred", "deploy_worker", "deploy_backfill", "deploy_errors"}
+        return {d["dag_id"] for d in dags} >= set(DAG_IDS)
 
     dep.wait_for("the components to report healthy", healthy, timeout=240, logs=COMPONENTS)
     dep.wait_for("the DAGs to be parsed", parsed, timeout=120, logs=("dag-processor",))
@@ -433,13 +454,21 @@ def deployment() -> Iterator[Deployment]:
             shutil.rmtree(root, ignore_errors=True)
 
 
+#: Lines of figures the scenarios measured (the ``measured`` fixture), printed in the terminal summary.
+MEASURED: list[str] = []
+
+
 @pytest.fixture(scope="session")
-def measured() -> Iterator[list[str]]:
-    """Lines of figures the scenarios measured, printed at the end of the session."""
-    lines: list[str] = []
-    yield lines
-    if lines:
-        sys.stderr.write("\n[deployment] " + "\n[deployment] ".join(lines) + "\n")
+def measured() -> list[str]:
+    """Lines of figures the scenarios measured, printed at the end of the session (also without ``-s``)."""
+    return MEASURED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if MEASURED:
+        terminalreporter.write_sep("-", "what the deployment scenarios measured")
+        for line in MEASURED:
+            terminalreporter.write_line(f"[deployment] {line}")
 
 
 def dump(value: Any) -> str:

@@ -108,3 +108,37 @@ def test_operator_fails_without_retry_when_another_task_started_the_window(
     assert len(runs) == 2 and others[0] in runs
     for run_id in runs:
         assert run_id in str(info.value)
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str, *args: Any) -> None:
+        self.lines.append(message % args)
+
+    warning = debug = info
+
+
+@pytest.mark.parametrize(("pool", "advised"), [(None, True), ("flowservice_orders", False)])
+def test_a_task_outside_a_pool_of_its_own_says_how_to_prevent_the_race(
+    pool: str | None, advised: bool, flowservice_emulator: FlowServiceEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = FlowServiceHook()
+    flow_id = create_table_flow(hook)
+    op = FlowServiceTriggerRunOperator(
+        task_id="ingest",
+        flow_id=flow_id,
+        window_start=JAN1,
+        window_end=JAN1 + HOUR,
+        delta_column="updated_at",
+        wait_for_completion=False,
+        **({"pool": pool} if pool else {}),
+    )
+    log = _Log()
+    monkeypatch.setattr(FlowServiceTriggerRunOperator, "log", property(lambda self: log))
+    op.execute({"ti": _TI()})  # type: ignore[arg-type]
+    advice = [line for line in log.lines if "pool of" in line]
+    assert bool(advice) is advised, log.lines
+    if advised:
+        assert "one pool of one slot to prevent it (docs/runs.md)" in advice[0]

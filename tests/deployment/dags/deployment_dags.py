@@ -15,14 +15,16 @@ from airflow.timetables.interval import DeltaDataIntervalTimetable
 from airflow_flowservice.operators import FlowServiceTriggerRunOperator
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+#: The pool of one slot the race DAGs share (the test creates it: tests/deployment/conftest.py RACE_POOL).
+RACE_POOL = "flowservice_race"
 
 
-def _dag(dag_id: str, retries: int, max_active_runs: int = 4) -> DAG:
+def _dag(dag_id: str, retries: int, max_active_runs: int = 4, days: int = 1) -> DAG:
     return DAG(
         dag_id,
         schedule=DeltaDataIntervalTimetable(timedelta(hours=1)),
         start_date=START,
-        end_date=START + timedelta(days=1),
+        end_date=START + timedelta(days=days),
         catchup=False,
         is_paused_upon_creation=False,
         max_active_runs=max_active_runs,
@@ -63,3 +65,9 @@ with _dag("deploy_errors", retries=2):
         window_start="2024-01-01T00:00:00+00:00",
         window_end="2024-01-01T01:00:00+00:00",
     )
+
+# Two DAGs that start the same flow's windows at the same moment, in a pool of one slot (docs/runs.md):
+# the scheduler lets one start at a time, the other adopts the run. No wait, so a slot is held seconds.
+for _name in ("deploy_race_a", "deploy_race_b"):
+    with _dag(_name, retries=0, max_active_runs=100, days=10):
+        _ingest("flow_race", pool=RACE_POOL, wait_for_completion=False)
