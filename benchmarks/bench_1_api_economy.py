@@ -173,13 +173,12 @@ def main() -> int:
 
     (dags_folder / "bench_chain.py").write_text(textwrap.dedent(CHAIN_DAG))
     (dags_folder / "bench_window.py").write_text(WINDOW_DAG)
-    # The example DAG, with a start date before the catch-up's first window.
+    # The example DAG as shipped: its fixed start date must come before the catch-up's first window.
     example = (ROOT / "example_dags" / "incremental_ingest.py").read_text()
-    old_start = 'START = pendulum.today("UTC").subtract(days=3)'
-    if old_start not in example:
-        raise RuntimeError("example_dags/incremental_ingest.py changed: update the benchmark's start date")
-    start = f'START = pendulum.today("UTC").subtract(days={days + 2})'
-    (dags_folder / "incremental_ingest.py").write_text(example.replace(old_start, start))
+    shipped_start = 'START = pendulum.datetime(2026, 1, 1, tz="UTC")'
+    if shipped_start not in example or pendulum.today("UTC").subtract(days=days + 1) < pendulum.datetime(2026, 1, 1):
+        raise RuntimeError("example_dags/incremental_ingest.py's start date changed: update the benchmark")
+    (dags_folder / "incremental_ingest.py").write_text(example)
     bag = DagBag(str(dags_folder))
     if bag.import_errors:
         print(f"DAG import errors: {bag.import_errors}", file=sys.stderr)
