@@ -278,12 +278,16 @@ def cmd_matrix(args: list[str]) -> None:
     logs = ROOT / ".matrix-logs"
     logs.mkdir(exist_ok=True)
 
+    def say(text: str) -> None:  # one write per line: print() writes the newline apart, and two lines run at once
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
     def one(line: tuple[str, str, str]) -> tuple[str, str, float, float]:
         airflow, python, constraints = line
         label = f"airflow-{airflow}-py{python}"
-        print(f"== {label}: started (log .matrix-logs/{label}.log)", flush=True)
+        say(f"== {label}: started (log .matrix-logs/{label}.log)")
         status, installed, total = _matrix_line(airflow, python, constraints, logs / f"{label}.log")
-        print(f"== {label}: {status} in {total:.0f} s (install {installed:.0f} s)", flush=True)
+        say(f"== {label}: {status} in {total:.0f} s (install {installed:.0f} s)")
         return label, status, installed, total
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
