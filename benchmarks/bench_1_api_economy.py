@@ -328,8 +328,9 @@ def main() -> int:
     print()
     print(
         f"The catch-up created {figures['runs_created']} runs for {days} windows (one each). Per window, "
-        "the run task reads the flow (draft/frequency/deltaColumn checks), lists the flow's runs to adopt "
-        "one it already started (exactly-once), creates the run and polls it; the example's "
+        "the run task lists the flow's runs to adopt one it already started (exactly-once), creates the run, "
+        "reads the window's runs once more (a concurrent duplicate fails the task) and polls the run; the "
+        "flow is read only when the service refuses the run (to explain why); the example's "
         "`ensure_dataflow` task re-finds the four entities by name on every DAG run (4 lookups), which "
         "a DAG that passes a fixed flow id does not pay."
     )

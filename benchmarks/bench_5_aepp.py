@@ -663,9 +663,8 @@ def render(
     out.append(
         "The provider's extra reads buy idempotence: it reads the connection spec (validates auth params before "
         'any write), looks each entity up by name before creating it (`if_exists="reuse"`; none for the source '
-        "when its base connection was just created), reads the flow and its source connection (rejects a draft, a "
-        "non-`once` schedule or a missing `deltaColumn` before `POST /runs`) and lists the flow's runs to adopt "
-        "one already started for the window."
+        "when its base connection was just created), lists the flow's runs to adopt one already started for the "
+        "window, and reads them again after `POST /runs` to detect a run another task started at the same moment."
     )
     out.append("")
     out.append(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice._compat import AirflowFailException, AssetAlias, conf
 from airflow_flowservice.exceptions import (
+    FlowServiceBadRequestError,
     FlowServiceConfigError,
     FlowServiceDuplicateRunsError,
     FlowServiceError,
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
     from airflow_flowservice.models import Flow, Run
     from airflow_flowservice.runs.wait import RunWait
-    from airflow_flowservice.runs.windows import RunWindow
 
 
 def _default_deferrable() -> bool:
@@ -161,11 +161,14 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
     Start an on-demand run of a one-time flow for a time window, exactly once, and wait for it.
 
     The window is the DAG run's data interval unless given, so scheduled, catch-up and backfill runs
-    each ingest exactly their window. Before any write it checks the window (not empty, not reversed,
-    not in the future), and reads the flow: it must be published (not a draft) and scheduled
-    ``once`` (error 1386 otherwise), and ``delta_column`` must agree with the one the flow already has
-    (1382). ``deltaColumn`` is sent only on the first run of a table-based source (one whose source
-    connection has ``data.format == "tabular"``), where it is required (1383).
+    each ingest exactly their window. Before any call it checks the window (not empty, not reversed,
+    not in the future) and ``delta_column``. A new window costs three calls whatever the flow's
+    history: one page of the flow's runs (the look-up), ``POST /runs`` and the check of the window's
+    runs after it. The flow's own rules are the service's: when it refuses the run (a draft flow, a
+    frequency other than ``once`` (1386), a ``delta_column`` other than the flow's (1382), none on a
+    table-based source's first run (1383)), the task reads the flow and fails saying which rule and
+    how to fix it. ``delta_column`` is sent as given; the service keeps the first run's (a table-based
+    source is one whose source connection has ``data.format == "tabular"``).
 
     A run already created for this flow and window (by an earlier try of this task, or a request
     whose answer was lost) is adopted, never duplicated. Two tasks that start the same window at the
@@ -218,8 +221,16 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         self.delta_column = delta_column
         self.retrigger_failed = retrigger_failed
 
-    def _check_flow(self, flow: Flow, window: RunWindow, delta: dict[str, str] | None) -> dict[str, str] | None:
-        """The deltaColumn to send (None when not needed); raises before the POST where the service would."""
+    def _explain_refusal(self, flow_id: str, delta: dict[str, str] | None) -> None:
+        """After the service refused ``POST /runs`` (400): read the flow and raise the rule it breaks.
+
+        Returns when no rule of :meth:`_check_flow` explains the refusal (the caller re-raises it).
+        """
+        self._flow = self.hook.get_flow(flow_id)
+        self._check_flow(self._flow, delta)
+
+    def _check_flow(self, flow: Flow, delta: dict[str, str] | None) -> None:
+        """Raise :class:`FlowServiceConfigError` naming the rule of on-demand runs ``flow`` breaks."""
         if flow.is_draft:
             raise FlowServiceConfigError(
                 f"flow_id: flow {flow.id} is a draft; publish it first (FlowServicePublishOperator)"
@@ -239,7 +250,7 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
                     "set by its first run; it cannot change (Flow Service error 1382-400). Pass "
                     f"delta_column={current.get('name')!r} or leave it out"
                 )
-            return None  # already on the flow: the service takes it from the Copy transformation
+            return  # already on the flow: the service takes it from the Copy transformation
         tabular = any(self._is_tabular(source_id) for source_id in flow.source_connection_ids)
         if tabular and delta is None:
             raise FlowServiceConfigError(
@@ -250,7 +261,6 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
             raise FlowServiceConfigError(
                 f"delta_column: flow {flow.id} reads files, which take no deltaColumn; remove delta_column"
             )
-        return delta
 
     def _lineage_flow_id(self, run_id: str | None) -> str | None:
         return str(self.flow_id) if self.flow_id else super()._lineage_flow_id(run_id)
@@ -291,8 +301,6 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         except ValueError as exc:
             raise FlowServiceConfigError(f"start_time: {exc}") from None
         flow_id = check_entity_id(self.flow_id, "flow_id")
-        flow = self._flow = self.hook.get_flow(flow_id)
-        to_send = self._check_flow(flow, window, delta)
         self.log.info("Flow %s: run for window %s", flow_id, window.describe())
         if self.pool == "default_pool":  # the pool every task is in unless it names one
             self.log.info(
@@ -306,12 +314,16 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
                 flow_id,
                 window,
                 start_time=start_time,
-                delta_column=to_send,
+                delta_column=delta,
                 first_try=getattr(context["ti"], "try_number", None) == 1,
                 memory=context.get("task_state_store"),  # Airflow 3.3+: kept across tries and clears
             )
         except FlowServiceDuplicateRunsError as exc:
             raise AirflowFailException(str(exc)) from None  # a retry would adopt one run and hide the other
+        except FlowServiceBadRequestError:
+            # Refused, nothing created: the flow is read only now, so a new window costs 3 calls, not 4.
+            self._explain_refusal(flow_id, delta)
+            raise
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
         run_id, known = started.run_id, started.run
         if started.adopted:

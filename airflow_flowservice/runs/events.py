@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_flowservice.exceptions import FlowServiceError
 from airflow_flowservice.runs.judge import run_metrics, run_state
-from airflow_flowservice.runs.poll import TRANSIENT_ERRORS, RunPoller
+from airflow_flowservice.runs.poll import TRANSIENT_ERRORS, RunPoller, flow_runs_params
 
 if TYPE_CHECKING:
     import logging
@@ -128,13 +128,7 @@ async def _list_runs(hook: FlowServiceHook, flow_id: str, filters: Sequence[str]
     from airflow_flowservice.models import Run
 
     client = await hook.get_async_client()
-    params = [
-        ("property", f"flowId=={flow_id}"),
-        *(("property", f) for f in filters),
-        ("orderby", orderby),
-        ("limit", str(PAGE_SIZE)),
-    ]
-    body = await client.request("GET", "/runs", params=params)
+    body = await client.request("GET", "/runs", params=flow_runs_params(flow_id, filters, orderby, PAGE_SIZE))
     return [Run.model_validate(item) for item in unwrap_items(body)]
 
 

@@ -40,9 +40,10 @@ class FlowServiceRunTrigger(BaseTrigger):
         comes within a tenth of it, so waits deferred together do not poll in lockstep). Default 30.
 
     Before its first wait in a process, the trigger calls :func:`gc.freeze` once (see
-    :func:`~airflow_flowservice.runs.poll.freeze_startup_objects`): a full garbage collection then
-    skips the triggerer's start-up objects and stops pausing every trigger of the loop for up to a
-    second. ``AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER=False`` turns that off.
+    :func:`~airflow_flowservice.runs.poll.freeze_startup_objects`), and the shared poller then freezes
+    the waits at the start of each round (:func:`~airflow_flowservice.runs.poll.freeze_waits`): a full
+    garbage collection skips them and stops pausing every trigger of the loop for up to a second.
+    ``AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER=False`` turns both off.
     """
 
     def __init__(

@@ -206,7 +206,7 @@ def test_backfill_then_reprocess_adopts_every_run(deployment: Deployment, measur
         # lock) re-created starts again at try 1.
         ti = dep.task_instance("deploy_backfill", run_id, "ingest")
         started_at = ti.get("start_date")
-        return bool(started_at) and datetime.fromisoformat(str(started_at).replace("Z", "+00:00")) >= reprocess_from
+        return bool(started_at) and _instant(started_at) >= reprocess_from.timestamp()
 
     attempts_again = create_backfill(dep, [*args, "--reprocess-behavior", "completed"], retry_behavior="completed")
     dep.wait_for(

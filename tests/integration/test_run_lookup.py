@@ -94,7 +94,7 @@ def flow_id(flowservice_emulator: Any) -> str:
 
 
 @pytest.mark.parametrize("history", [0, 3000])
-def test_new_window_through_dag_test_costs_four_calls(
+def test_new_window_through_dag_test_costs_three_calls(
     history: int, flow_id: str, flowservice_emulator: Any, load_dag: Any
 ) -> None:
     emu = flowservice_emulator
@@ -102,8 +102,9 @@ def test_new_window_through_dag_test_costs_four_calls(
     dag = load_dag("lookup_new", source=DAG_SOURCE.format(dag_id="lookup_new", flow_id=flow_id))
     emu.requests.clear()
     assert dag.test(logical_date=pendulum.datetime(2026, 1, 3, tz="UTC")).state == "success"
-    # the last GET runs: the check for a concurrent task's run of the same window (docs/runs.md)
-    assert flow_calls(emu) == ["GET flows", "GET runs", "POST runs", "GET runs"]
+    # the look-up page, the POST and the check for a concurrent task's run of the window (docs/runs.md);
+    # the flow is read only when the service refuses the run
+    assert flow_calls(emu) == ["GET runs", "POST runs", "GET runs"]
     assert len(FlowServiceHook().list_runs(flow_id)) == history + 2
 
 
@@ -124,7 +125,7 @@ def test_first_try_reads_one_page_only(flow_id: str, flowservice_emulator: Any) 
     emu.requests.clear()
     trigger(flow_id, 5, try_number=1)
     # the last GET runs: the check for a concurrent task's run of the same window (docs/runs.md)
-    assert flow_calls(emu) == ["GET flows", "GET runs", "POST runs", "GET runs"]
+    assert flow_calls(emu) == ["GET runs", "POST runs", "GET runs"]
 
 
 def test_remembered_run_is_adopted_with_one_get(flow_id: str, flowservice_emulator: Any) -> None:
@@ -136,7 +137,7 @@ def test_remembered_run_is_adopted_with_one_get(flow_id: str, flowservice_emulat
     emu.requests.clear()
     # a retry, a cleared task or a backfill reprocessing the DAG run: the store outlives them all
     assert trigger(flow_id, 2, try_number=3, store=store) == first
-    assert flow_calls(emu) == ["GET flows", "GET runs"]  # the flow, then GET /runs/{id}: no listing
+    assert flow_calls(emu) == ["GET runs"]  # GET /runs/{id}: no listing
     assert [r.path for r in emu.calls(method="GET", path_prefix="/runs")] == [f"/runs/{first}"]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceRunFailedError
+from airflow_flowservice.exceptions import FlowServiceBadRequestError, FlowServiceConfigError, FlowServiceRunFailedError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
 from airflow_flowservice.testing.flows import create_table_flow
@@ -103,8 +103,10 @@ def test_seven_daily_windows_make_seven_exact_runs(
     assert windows == [(JAN1 + d * DAY, JAN1 + (d + 1) * DAY) for d in range(7)]
     sent = posts(flowservice_emulator)
     assert len(sent) == 7
-    assert "deltaColumn" in sent[0]["params"]  # first run sets it on the flow ...
-    assert all("deltaColumn" not in b["params"] for b in sent[1:])  # ... later runs do not resend it
+    # The flow is not read before a run, so delta_column is sent as given: the first run sets it on the
+    # flow, later runs send the same name, which the service accepts (only a different one is 1382).
+    assert all(b["params"]["deltaColumn"] == {"name": "updated_at"} for b in sent)
+    assert hook.get_flow(flow_id).delta_column == {"name": "updated_at"}
 
 
 def test_retried_task_adopts_its_run(flowservice_emulator: Any, hook: FlowServiceHook, load_dag: Any) -> None:
@@ -233,7 +235,8 @@ def test_bad_input_is_rejected_before_any_call(
     assert list(flowservice_emulator.requests) == []
 
 
-def test_flow_rules_are_checked_before_post(flowservice_emulator: Any, hook: FlowServiceHook) -> None:
+def test_flow_rules_the_service_refuses_are_explained(flowservice_emulator: Any, hook: FlowServiceHook) -> None:
+    """The flow is read only after the service refused the run: the task names the rule, no run exists."""
     cases = [
         (
             create_table_flow(hook, frequency="day"),
@@ -251,12 +254,17 @@ def test_flow_rules_are_checked_before_post(flowservice_emulator: Any, hook: Flo
     cases.append(
         (ran, {"delta_column": "other"}, "delta_column: 'other' differs from the flow's deltaColumn 'updated_at'")
     )
-    flowservice_emulator.requests.clear()
     for flow_id, kwargs, message in cases:
+        flowservice_emulator.requests.clear()
         op = FlowServiceTriggerRunOperator(task_id="t", flow_id=flow_id, **kwargs)
-        with pytest.raises(FlowServiceConfigError, match=message.replace("(", r"\(")):
+        with pytest.raises(FlowServiceConfigError, match=message.replace("(", r"\(")) as raised:
             _execute(op, JAN1, JAN1 + DAY)
-    assert [r for r in flowservice_emulator.calls(method="POST") if r.path == "/runs"] == []
+        assert isinstance(raised.value.__context__, FlowServiceBadRequestError)  # the service's refusal, in the log
+        assert [(r.method, r.path, r.status) for r in flowservice_emulator.requests if r.method == "POST"] == [
+            ("POST", "/runs", 400)
+        ]
+        paths = [r.path for r in flowservice_emulator.requests]
+        assert paths.index(f"/flows/{flow_id}") > paths.index("/runs")  # read only to explain the refusal
 
 
 def test_draft_flow_is_rejected(flowservice_emulator: Any, hook: FlowServiceHook) -> None:

@@ -380,7 +380,9 @@ def test_error_messages_carry_no_secret_or_token(error_evidence: Evidence) -> No
         "(client secret).",
     )
     assert errors["unknown_flow"][0] == "FlowServiceNotFoundError"
-    assert f"GET /flows/{FLOW} HTTP 404" in errors["unknown_flow"][1]
+    assert (
+        f"POST /runs HTTP 404 [1439-404]: The requested flows resource {FLOW} is not found" in errors["unknown_flow"][1]
+    )
     assert errors["other_org"][0] == "FlowServicePermissionError"
     assert "HTTP 403" in errors["other_org"][1]
     assert error_evidence.tokens  # unknown_flow and other_org got tokens: there is something to leak

@@ -178,8 +178,8 @@ def test_ingest_facets_from_xcom(flowservice_emulator: Any) -> None:
     assert any(path.startswith("/connectionSpecs/") for _, path in calls)
 
 
-def test_ingest_facets_reuse_the_flow_read_in_execute(flowservice_emulator: Any) -> None:
-    """After execute in the same process, lineage does not read the flow again."""
+def test_ingest_facets_read_the_flow_once(flowservice_emulator: Any) -> None:
+    """Starting the run reads no flow; lineage reads it once, then keeps it for the task's life."""
     hook = FlowServiceHook()
     flow_id = create_table_flow(hook)
     op = FlowServiceTriggerRunOperator(
@@ -191,13 +191,20 @@ def test_ingest_facets_reuse_the_flow_read_in_execute(flowservice_emulator: Any)
         wait_for_completion=False,
     )
     ti = FakeTI("ingest")
+    mark = len(flowservice_emulator.calls())
     run_id = op.execute({"ti": ti})  # type: ignore[arg-type]
+    assert not any(path.startswith("/flows") for _, path in api_calls(flowservice_emulator, mark))
     mark = len(flowservice_emulator.calls())
     result = op.get_openlineage_facets_on_complete(ti)
     assert result is not None
     assert names(result.outputs)[0][1] == "6155e3a9bd13651949515f14"
     assert "outputStatistics" not in result.outputs[0].outputFacets  # no metrics without waiting
     assert result.run_facets["externalQuery"].externalQueryId == run_id
+    assert [path for _, path in api_calls(flowservice_emulator, mark) if path.startswith("/flows")] == [
+        f"/flows/{flow_id}"
+    ]
+    mark = len(flowservice_emulator.calls())
+    assert op.get_openlineage_facets_on_complete(ti) is not None
     assert not any(path.startswith("/flows") for _, path in api_calls(flowservice_emulator, mark))
 
 
