@@ -2,13 +2,15 @@
 
 One cache entry per (IMS URL, client id, client secret, scopes): every hook, client and trigger
 with the same credentials in a process shares one token. A token is refreshed shortly before
-``expires_in`` and after a 401. Under concurrency one caller fetches and the others wait: a
-``threading.Lock`` for threads, an ``asyncio.Lock`` per event loop for tasks.
+``expires_in`` and after a 401. Under concurrency one caller fetches and the others join its fetch:
+threads share one fetch, and the tasks of one event loop share one. No lock is held while a token is
+fetched, and an event loop never waits for a thread's fetch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import inspect
 import threading
@@ -104,27 +106,30 @@ def parse_token_response(response: httpx.Response, now: float) -> AccessToken:
     )
 
 
+class _FetchAbandoned(Exception):
+    """The task fetching a token was cancelled: the tasks that joined its fetch fetch again."""
+
+
 class _TokenSlot:
-    """The cached token of one set of credentials, with the locks that serialise its refresh."""
+    """The cached token of one set of credentials, and the fetches of it under way.
+
+    ``lock`` guards these fields only and is never held while a token is fetched: a thread that needs
+    a token joins the fetch another thread is making (a :class:`concurrent.futures.Future`), an event
+    loop joins the fetch a task of the same loop is making (an :class:`asyncio.Future`), and an event
+    loop never waits for a thread: it makes its own fetch instead.
+    """
 
     def __init__(self) -> None:
         self.token: AccessToken | None = None
-        self.thread_lock = threading.Lock()
-        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        self.lock = threading.Lock()
+        self.thread_fetch: concurrent.futures.Future[AccessToken] | None = None
+        self.loop_fetches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[AccessToken]] = (
             weakref.WeakKeyDictionary()
         )
 
     def valid(self, now: float) -> AccessToken | None:
         token = self.token
         return token if token is not None and now < token.refresh_at else None
-
-    def loop_lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        with self.thread_lock:
-            lock = self._loop_locks.get(loop)
-            if lock is None:
-                lock = self._loop_locks[loop] = asyncio.Lock()
-            return lock
 
 
 class TokenCache:
@@ -145,19 +150,31 @@ class TokenCache:
         fetch: Callable[[], httpx.Response],
         on_new_token: Callable[[str], None] | None = None,
     ) -> str:
-        """Return a valid token, fetching one (once, whatever the number of threads) if needed."""
+        """Return a valid token, fetching one if needed: threads asking at once share one fetch."""
         slot = self._slot(creds)
-        token = slot.valid(self._clock())
-        if token is not None:
-            return token.value
-        with slot.thread_lock:
+        with slot.lock:
             token = slot.valid(self._clock())
-            if token is None:
-                token = parse_token_response(fetch(), self._clock())
-                slot.token = token
-                if on_new_token is not None:
-                    on_new_token(token.value)
-            return token.value
+            if token is not None:
+                return token.value
+            joining = slot.thread_fetch
+            if joining is None:
+                mine: concurrent.futures.Future[AccessToken] = concurrent.futures.Future()
+                slot.thread_fetch = mine
+        if joining is not None:
+            return joining.result().value  # raises the fetch's error, as the thread that made it saw it
+        try:
+            token = self._store(slot, parse_token_response(fetch(), self._clock()))
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        else:
+            mine.set_result(token)
+        finally:
+            with slot.lock:
+                slot.thread_fetch = None
+        if on_new_token is not None:
+            on_new_token(token.value)
+        return token.value
 
     async def aget(
         self,
@@ -165,28 +182,54 @@ class TokenCache:
         fetch: Callable[[], Any],
         on_new_token: Callable[[str], Any] | None = None,
     ) -> str:
-        """Async twin of :meth:`get`: one fetch per event loop however many tasks ask at once."""
+        """Async twin of :meth:`get`: the tasks of one event loop asking at once share one fetch."""
         slot = self._slot(creds)
-        token = slot.valid(self._clock())
-        if token is not None:
-            return token.value
-        async with slot.loop_lock():
-            token = slot.valid(self._clock())
-            if token is None:
-                token = parse_token_response(await fetch(), self._clock())
-                slot.token = token
-                if on_new_token is not None:
-                    outcome = on_new_token(token.value)
-                    if inspect.isawaitable(outcome):
-                        await outcome
-            return token.value
+        loop = asyncio.get_running_loop()
+        while True:
+            with slot.lock:
+                token = slot.valid(self._clock())
+                if token is not None:
+                    return token.value
+                joining = slot.loop_fetches.get(loop)
+                if joining is None:
+                    mine: asyncio.Future[AccessToken] = loop.create_future()
+                    slot.loop_fetches[loop] = mine
+            if joining is None:
+                break
+            try:
+                return (await asyncio.shield(joining)).value
+            except _FetchAbandoned:
+                continue  # the task fetching was cancelled: fetch again (or join the next fetch)
+        try:
+            token = self._store(slot, parse_token_response(await fetch(), self._clock()))
+        except BaseException as exc:
+            mine.set_exception(_FetchAbandoned() if isinstance(exc, asyncio.CancelledError) else exc)
+            mine.exception()  # retrieved: no "exception was never retrieved" when nobody joined
+            raise
+        else:
+            mine.set_result(token)
+        finally:
+            with slot.lock:
+                if slot.loop_fetches.get(loop) is mine:
+                    del slot.loop_fetches[loop]
+        if on_new_token is not None:
+            outcome = on_new_token(token.value)
+            if inspect.isawaitable(outcome):
+                await outcome
+        return token.value
+
+    def _store(self, slot: _TokenSlot, token: AccessToken) -> AccessToken:
+        with slot.lock:
+            slot.token = token
+        return token
 
     def invalidate(self, creds: FlowServiceCredentials, rejected: str) -> None:
         """Forget the token the service rejected (401), unless another caller already replaced it."""
         slot = self._slot(creds)
-        current = slot.token
-        if current is not None and current.value == rejected:
-            slot.token = None
+        with slot.lock:
+            current = slot.token
+            if current is not None and current.value == rejected:
+                slot.token = None
 
     def clear(self) -> None:
         """Drop every cached token (tests, credential rotation)."""

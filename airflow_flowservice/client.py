@@ -262,11 +262,16 @@ def error_from_response(response: httpx.Response, req: ApiRequest) -> FlowServic
     return FlowServiceError(f"unexpected HTTP status {status}: {message}", **kwargs)
 
 
-def parse_response(response: httpx.Response, req: ApiRequest) -> Any:
-    """Return the decoded JSON body of a successful response (``None`` when empty), else raise."""
+def response_content(response: httpx.Response, req: ApiRequest) -> bytes:
+    """The undecoded body of a successful response, else raise (the caller decodes only what it needs)."""
     if response.status_code >= 400 or response.status_code < 200:
         raise error_from_response(response, req)
-    if not response.content:
+    return response.content
+
+
+def parse_response(response: httpx.Response, req: ApiRequest) -> Any:
+    """Return the decoded JSON body of a successful response (``None`` when empty), else raise."""
+    if not response_content(response, req):
         return None
     try:
         return response.json()
@@ -391,23 +396,6 @@ def _retry_args(policy: RetryPolicy, req: ApiRequest) -> dict[str, Any]:
     }
 
 
-def _drop_actions(retrying: tenacity.BaseRetrying) -> None:
-    """Break the reference cycle a tenacity retrier keeps after its call (its state lists its own methods).
-
-    Left alone, it and :func:`_detach_stream`'s cycle leave some 50 objects a call that only a garbage
-    collection frees; in a triggerer, where the run poller freezes what is alive at each round
-    (:func:`~airflow_flowservice.runs.poll.freeze_waits`), a cycle frozen before it was collected
-    would never be freed.
-    """
-    retrying.iter_state.reset()
-
-
-def _detach_stream(response: httpx.Response) -> httpx.Response:
-    """The response, its body already read, no longer in a cycle with its stream (httpx links them both ways)."""
-    response.stream = httpx.ByteStream(response.content)
-    return response
-
-
 # Raised by httpx before a byte leaves the process (a header it cannot encode, a bad URL): nothing was sent.
 _LOCAL_ERRORS = (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL, UnicodeError)
 
@@ -502,11 +490,7 @@ class FlowServiceClient(_ClientBase):
         self.close()
 
     def _with_retries(self, req: ApiRequest, call: Callable[[], Any]) -> Any:
-        retrying = tenacity.Retrying(sleep=self._sleep, **_retry_args(self.retry_policy, req))
-        try:
-            return retrying(call)
-        finally:
-            _drop_actions(retrying)
+        return tenacity.Retrying(sleep=self._sleep, **_retry_args(self.retry_policy, req))(call)
 
     def _transmit(self, build: Callable[[], httpx.Request], req: ApiRequest) -> httpx.Response:
         try:
@@ -514,7 +498,7 @@ class FlowServiceClient(_ClientBase):
         except _LOCAL_ERRORS as exc:
             raise _local_error(exc, req) from None
         try:
-            return _detach_stream(self._http.send(request))
+            return self._http.send(request)
         except _LOCAL_ERRORS as exc:
             raise _local_error(exc, req) from None
         except httpx.HTTPError as exc:
@@ -533,7 +517,7 @@ class FlowServiceClient(_ClientBase):
         """A valid access token (cached per process)."""
         return self.tokens.get(self.credentials, self._fetch_token, self.on_new_token)
 
-    def _attempt(self, req: ApiRequest) -> Any:
+    def _attempt(self, req: ApiRequest, decode: Callable[[httpx.Response, ApiRequest], Any] = parse_response) -> Any:
         check_request(req)  # before the token: a bad path makes no call at all
         token = self.token()
         response = self._transmit(lambda: build_request(self._http, self.credentials, token, req), req)
@@ -543,11 +527,16 @@ class FlowServiceClient(_ClientBase):
             response = self._transmit(lambda: build_request(self._http, self.credentials, fresh, req), req)
             if response.status_code == 401:
                 raise self._second_401(response, req)
-        return parse_response(response, req)
+        return decode(response, req)
 
     def send(self, req: ApiRequest) -> Any:
         """Send one call with auth and retries; return its decoded JSON body (``None`` if empty)."""
         return self._with_retries(req, lambda: self._attempt(req))
+
+    def send_raw(self, req: ApiRequest) -> bytes:
+        """:meth:`send`, returning the body undecoded."""
+        content: bytes = self._with_retries(req, lambda: self._attempt(req, response_content))
+        return content
 
     def request(
         self,
@@ -612,11 +601,7 @@ class AsyncFlowServiceClient(_ClientBase):
 
     async def _with_retries(self, req: ApiRequest, call: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         # Pass a coroutine function (not a lambda): tenacity would treat a lambda as sync.
-        retrying = tenacity.AsyncRetrying(sleep=self._sleep, **_retry_args(self.retry_policy, req))
-        try:
-            return await retrying(call, *args)
-        finally:
-            _drop_actions(retrying)
+        return await tenacity.AsyncRetrying(sleep=self._sleep, **_retry_args(self.retry_policy, req))(call, *args)
 
     async def _transmit(self, build: Callable[[], httpx.Request], req: ApiRequest) -> httpx.Response:
         try:
@@ -625,7 +610,7 @@ class AsyncFlowServiceClient(_ClientBase):
             raise _local_error(exc, req) from None
         try:
             async with self._in_flight:
-                return _detach_stream(await self._http.send(request))
+                return await self._http.send(request)
         except _LOCAL_ERRORS as exc:
             raise _local_error(exc, req) from None
         except httpx.HTTPError as exc:
@@ -644,7 +629,9 @@ class AsyncFlowServiceClient(_ClientBase):
         """A valid access token (cached per process; one fetch per event loop at a time)."""
         return await self.tokens.aget(self.credentials, self._fetch_token, self.on_new_token)
 
-    async def _attempt(self, req: ApiRequest) -> Any:
+    async def _attempt(
+        self, req: ApiRequest, decode: Callable[[httpx.Response, ApiRequest], Any] = parse_response
+    ) -> Any:
         check_request(req)  # before the token: a bad path makes no call at all
         token = await self.token()
         response = await self._transmit(lambda: build_request(self._http, self.credentials, token, req), req)
@@ -654,11 +641,16 @@ class AsyncFlowServiceClient(_ClientBase):
             response = await self._transmit(lambda: build_request(self._http, self.credentials, fresh, req), req)
             if response.status_code == 401:
                 raise self._second_401(response, req)
-        return parse_response(response, req)
+        return decode(response, req)
 
     async def send(self, req: ApiRequest) -> Any:
         """Send one call with auth and retries; return its decoded JSON body (``None`` if empty)."""
         return await self._with_retries(req, self._attempt, req)
+
+    async def send_raw(self, req: ApiRequest) -> bytes:
+        """:meth:`send`, returning the body undecoded (the run poller decodes only the fields it needs)."""
+        content: bytes = await self._with_retries(req, self._attempt, req, response_content)
+        return content
 
     async def request(
         self,

@@ -18,8 +18,6 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(_HOME, "dags")
-# The suite is not a triggerer: freezing its objects (gc.freeze) would keep every test's garbage alive.
-os.environ.setdefault("AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER", "False")
 os.makedirs(os.path.join(_HOME, "dags"), exist_ok=True)
 
 

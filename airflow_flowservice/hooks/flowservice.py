@@ -21,12 +21,15 @@ from airflow_flowservice._compat import (
 )
 from airflow_flowservice.auth import DEFAULT_API_URL, DEFAULT_IMS_URL, DEFAULT_SCOPES, FlowServiceCredentials
 from airflow_flowservice.client import (
+    ApiRequest,
     AsyncFlowServiceClient,
     FlowServiceClient,
     RetryPolicy,
     api_path,
     name_filter,
+    path_segment,
     property_filter,
+    property_in,
     unwrap_items,
 )
 from airflow_flowservice.exceptions import (
@@ -49,6 +52,7 @@ from airflow_flowservice.models import (
     SourceConnection,
     TargetConnection,
 )
+from airflow_flowservice.run_heads import PolledRun, decode_run_page
 from airflow_flowservice.specs import DATA_LAKE_SOURCE_SPEC_ID
 
 if TYPE_CHECKING:
@@ -151,9 +155,46 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
     )
 
 
-# Runs per page when listing a flow's runs: the documented maximum (notes: page size), so a backfill's
-# adoption look-ups read as few pages as possible.
-RUNS_PAGE = "100"
+#: Runs per page of ``GET /runs``: the most Flow Service returns in one page, so a backfill's
+#: look-ups and the poller's rounds read as few pages as possible.
+RUNS_PAGE_SIZE = 100
+
+
+def runs_query(
+    *,
+    flow_id: str | None = None,
+    run_ids: Sequence[str] = (),
+    created_since_ms: int | None = None,
+    updated_since_ms: int | None = None,
+    orderby: str | None = None,
+    limit: int | None = None,
+) -> list[tuple[str, str]]:
+    """The query of a ``GET /runs`` page: the one builder of every listing of runs.
+
+    ``property`` filters (each value checked: no injection) ANDed together, as Adobe's "Filter Platform
+    API responses" page describes them; ``run_ids`` is one ``id==a,b,c`` filter (a comma ORs values).
+
+    :param flow_id: only this flow's runs.
+    :param run_ids: only these runs (at most ``limit``).
+    :param created_since_ms: only runs created at or after this time (epoch ms).
+    :param updated_since_ms: only runs updated at or after this time (epoch ms).
+    :param orderby: ``createdAt``, ``updatedAt``, ``-createdAt`` or ``-updatedAt`` (default: the service's order,
+        newest first).
+    :param limit: runs per page; default :data:`RUNS_PAGE_SIZE`.
+    """
+    params: list[tuple[str, str]] = []
+    if flow_id is not None:
+        params.append(property_filter("flowId", "==", flow_id, "flow_id"))
+    if run_ids:
+        params.append(property_in("id", run_ids, "run_id"))
+    if created_since_ms is not None:
+        params.append(property_filter("createdAt", ">=", int(created_since_ms), "created_since_ms"))
+    if updated_since_ms is not None:
+        params.append(property_filter("updatedAt", ">=", int(updated_since_ms), "updated_since_ms"))
+    if orderby is not None:
+        params.append(("orderby", orderby))
+    params.append(("limit", str(RUNS_PAGE_SIZE if limit is None else limit)))
+    return params
 
 
 class FlowServiceHook(BaseHook):
@@ -350,19 +391,44 @@ class FlowServiceHook(BaseHook):
         """``GET /runs/{id}``."""
         return self._get_one(api_path("/runs/{run_id}", run_id=run_id), Run, "run", run_id)
 
-    def iter_runs(self, flow_id: str, filters: Sequence[str] = ()) -> Iterator[Run]:
-        """The runs of a flow, newest first as the service orders them, read page by page as consumed."""
-        params = [
-            property_filter("flowId", "==", flow_id, "flow_id"),
-            *(("property", f) for f in filters),
-            ("limit", RUNS_PAGE),
-        ]
-        for item in self.client.iter_items("/runs", params):
+    def iter_runs(
+        self,
+        flow_id: str,
+        *,
+        created_since_ms: int | None = None,
+        updated_since_ms: int | None = None,
+        orderby: str | None = None,
+    ) -> Iterator[Run]:
+        """The runs of a flow (newest first unless ``orderby``), read page by page as consumed.
+
+        The filters are :func:`runs_query`'s.
+        """
+        query = runs_query(
+            flow_id=flow_id, created_since_ms=created_since_ms, updated_since_ms=updated_since_ms, orderby=orderby
+        )
+        for item in self.client.iter_items("/runs", query):
             yield Run.model_validate(item)
 
-    def list_runs(self, flow_id: str, filters: Sequence[str] = ()) -> list[Run]:
-        """Every run of a flow (newest first as the service orders them), with extra filters."""
-        return list(self.iter_runs(flow_id, filters))
+    def list_runs(self, flow_id: str, *, created_since_ms: int | None = None) -> list[Run]:
+        """Every run of a flow (newest first), optionally only those created at or after ``created_since_ms``."""
+        return list(self.iter_runs(flow_id, created_since_ms=created_since_ms))
+
+    async def aread_runs(
+        self,
+        *,
+        flow_id: str | None = None,
+        run_ids: Sequence[str] = (),
+        updated_since_ms: int | None = None,
+        orderby: str | None = None,
+    ) -> list[PolledRun]:
+        """One page of ``GET /runs`` (:func:`runs_query`), decoded for the poll path (:mod:`~.run_heads`).
+
+        Each run comes as its head (id, flow, times, status) and its undecoded document; the async
+        client is the one shared by every hook with these credentials on this event loop.
+        """
+        client = await self.get_async_client()
+        query = runs_query(flow_id=flow_id, run_ids=run_ids, updated_since_ms=updated_since_ms, orderby=orderby)
+        return decode_run_page(await client.send_raw(ApiRequest("GET", "/runs", tuple(query))))
 
     async def aget_run(self, run_id: str) -> Run:
         """Async ``GET /runs/{id}`` on the shared per-loop client."""
@@ -429,39 +495,19 @@ class FlowServiceHook(BaseHook):
 
     # -- runs ----------------------------------------------------------------------------------
 
-    def find_run_for_window(self, flow_id: str, window_start: int, window_end: int) -> Run | None:
-        """The run of ``flow_id`` created for exactly this window (newest if several), or ``None``."""
-        from airflow_flowservice.runs.start import find_run_for_window
-        from airflow_flowservice.runs.windows import RunWindow
+    def post_run(self, flow_id: str, params: dict[str, Any]) -> str:
+        """``POST /runs`` (an on-demand run of ``flow_id`` with ``params``); returns the new run's id.
 
-        return find_run_for_window(self, flow_id, RunWindow(window_start, window_end))
-
-    def find_run_created_after(self, flow_id: str, created_after_ms: int) -> Run | None:
-        """The earliest run of ``flow_id`` created at or after ``created_after_ms`` (epoch ms)."""
-        runs = self.list_runs(flow_id, [property_filter("createdAt", ">=", created_after_ms, "created_after_ms")[1]])
-        candidates = [r for r in runs if (r.created_at or 0) >= created_after_ms]
-        return min(candidates, key=lambda r: r.created_at or 0) if candidates else None
-
-    def create_run(
-        self,
-        flow_id: str,
-        window_start: int,
-        window_end: int,
-        *,
-        start_time: int,
-        delta_column: dict[str, str] | None = None,
-    ) -> tuple[str, bool]:
-        """Start one on-demand run for a window, exactly once: ``(run_id, adopted)``.
-
-        See :func:`airflow_flowservice.runs.start.start_window_run`: a run already created for this
-        flow and window is adopted instead of starting a second one.
+        Never re-sent on a 5xx or a connection broken after sending (the run may exist): starting a
+        window's run exactly once is :func:`airflow_flowservice.runs.start.start_window_run`.
         """
-        from airflow_flowservice.runs.start import start_window_run
-        from airflow_flowservice.runs.windows import RunWindow
-
-        window = RunWindow(window_start, window_end)
-        started = start_window_run(self, flow_id, window, start_time=start_time, delta_column=delta_column)
-        return started.run_id, started.adopted
+        body = self.client.request("POST", "/runs", json={"flowId": path_segment(flow_id, "flow_id"), "params": params})
+        # POST /runs is answered bare {id, etag} in the OpenAPI spec and wrapped in items in the on-demand
+        # ingestion guide: accept both.
+        items = unwrap_items(body)
+        if not items or not items[0].get("id"):
+            raise FlowServiceError(f"POST /runs answered without a run id: {body!r}")
+        return str(items[0]["id"])
 
     def retrigger_run(self, run_id: str) -> str:
         """Re-trigger a failed run (``POST /runs/{id}/action?op=RE_TRIGGER``); returns the new run id.
@@ -476,18 +522,6 @@ class FlowServiceHook(BaseHook):
         if not items:
             raise FlowServiceError(f"re-trigger of run {run_id} answered without a run id: {body!r}")
         return str(items[0]["id"])
-
-    async def afind_run_created_after(self, flow_id: str, created_after_ms: int) -> Run | None:
-        """Async :meth:`find_run_created_after` (deferred waits for a scheduled run)."""
-        client = await self.get_async_client()
-        params = [
-            property_filter("flowId", "==", flow_id, "flow_id"),
-            property_filter("createdAt", ">=", created_after_ms, "created_after_ms"),
-            ("limit", RUNS_PAGE),
-        ]
-        runs = [Run.model_validate(item) async for item in client.iter_items("/runs", params)]
-        candidates = [r for r in runs if (r.created_at or 0) >= created_after_ms]
-        return min(candidates, key=lambda r: r.created_at or 0) if candidates else None
 
     def _get_one(self, path: str, model: type[M], label: str, entity_id: str) -> M:
         items = unwrap_items(self.client.request("GET", path))

@@ -7,7 +7,7 @@ cursor has a later ``updatedAt``). Each interval costs **one** list call per flo
     GET /runs?property=flowId==<flow>&property=updatedAt>=<cursor>&orderby=updatedAt&limit=100
 
 (``property`` comparisons and ``orderby`` as in Adobe's "Filter and sort Flow Service API
-responses"). The event loop's shared :class:`~airflow_flowservice.runs.poll.RunPoller` makes the
+responses"). The event loop's shared :class:`~airflow_flowservice.runs.poller.RunPoller` makes the
 call, in the same rounds as that loop's run waits; the watches of one flow share it (from the
 earliest cursor among them), so a flow costs one call per interval however many assets watch it.
 The oldest changes come first, so a burst of more than 100 finished runs is read over several
@@ -15,33 +15,33 @@ intervals, none skipped. The first call of a watch (no stored cursor) reads the 
 latest runs to place the cursor at the newest change the service has: runs finished before the
 watch started are behind it and never reported.
 
-Exactly-once bookkeeping: runs finished at exactly the cursor's millisecond are remembered
-(``at_cursor``), and the ids of the last finished runs handled are kept (``handled``, bounded) so
-a run whose document changes again after it finished is not reported twice. The cursor is saved,
-when there is a store, *before* the event is handed over, so a restart resumes after the last
-reported run.
+Within one watch, each finished run is reported once: runs finished at exactly the cursor's
+millisecond are remembered (``at_cursor``), and the ids of the last finished runs handled are kept
+(``handled``, bounded), so a run whose document changes again after it finished is not reported
+twice. Across a triggerer restart, delivery is **at least once**: the cursor is saved (when there is
+a store) only a round after the runs before it were handed to the triggerer, so a triggerer that
+stops in between reports them again, and a consumer that must not act twice keys on ``run_id``
+(``docs/events.md``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_flowservice.exceptions import FlowServiceError
 from airflow_flowservice.runs.judge import run_metrics, run_state
-from airflow_flowservice.runs.poll import TRANSIENT_ERRORS, RunPoller, flow_runs_params
+from airflow_flowservice.runs.poller import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
     import logging
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.models import Run
-
-#: Runs read per call (the page size Flow Service allows on ``/runs``).
-PAGE_SIZE = 100
+    from airflow_flowservice.run_heads import PolledRun, RunHead
 #: Finished run ids remembered against a second report of the same run.
 REMEMBERED = 200
 #: The asset state store key of a watch's cursor.
@@ -80,7 +80,7 @@ class RunCursor:
         except (KeyError, TypeError, ValueError):
             return None
 
-    def after(self, run: Run) -> RunCursor:
+    def after(self, run: Run | RunHead) -> RunCursor:
         """This cursor once ``run`` (read in ``updatedAt`` order) is behind it."""
         updated = run.updated_at or self.updated_at
         finished = run_state(run.status) != "running"
@@ -90,7 +90,7 @@ class RunCursor:
         handled = (*self.handled, run.id)[-REMEMBERED:] if finished else self.handled
         return replace(self, updated_at=max(updated, self.updated_at), at_cursor=at_cursor, handled=handled)
 
-    def is_new(self, run: Run) -> bool:
+    def is_new(self, run: Run | RunHead) -> bool:
         """Whether ``run`` is ahead of this cursor (not yet handled)."""
         updated = run.updated_at
         if updated is None or updated < self.updated_at or run.id in self.handled:
@@ -122,47 +122,86 @@ def event_payload(run: Run) -> dict[str, Any]:
     }
 
 
-async def _list_runs(hook: FlowServiceHook, flow_id: str, filters: Sequence[str], orderby: str) -> list[Run]:
-    """One ``GET /runs`` page (never a second call): the flow's runs matching ``filters``."""
-    from airflow_flowservice.client import unwrap_items
-    from airflow_flowservice.models import Run
-
-    client = await hook.get_async_client()
-    body = await client.request("GET", "/runs", params=flow_runs_params(flow_id, filters, orderby, PAGE_SIZE))
-    return [Run.model_validate(item) for item in unwrap_items(body)]
-
-
 async def start_cursor(hook: FlowServiceHook, flow_id: str) -> RunCursor:
     """A cursor at the newest change of the flow's runs: everything finished so far is behind it."""
-    runs = await _list_runs(hook, flow_id, (), "-updatedAt")
-    newest = max((r.updated_at or 0 for r in runs), default=0)
-    finished = [r for r in runs if run_state(r.status) != "running"]
+    heads = [polled.head for polled in await hook.aread_runs(flow_id=flow_id, orderby="-updatedAt")]
+    newest = max((head.updated_at or 0 for head in heads), default=0)
+    finished = [head for head in heads if run_state(head.status) != "running"]
     return RunCursor(
         flow_id,
         newest,
-        tuple(r.id for r in finished if r.updated_at == newest),
-        tuple(r.id for r in finished)[:REMEMBERED],
+        tuple(head.id for head in finished if head.updated_at == newest),
+        tuple(head.id for head in finished)[:REMEMBERED],
     )
 
 
-async def finished_since(
-    poller: RunPoller, cursor: RunCursor, statuses: Collection[str]
-) -> tuple[list[tuple[Run, RunCursor]], RunCursor]:
-    """At ``poller``'s next round: the runs to report since ``cursor``, each with the cursor just past it,
-    and the new cursor."""
-    from airflow_flowservice.models import Run
+class _FlowWatch:
+    """The :class:`~.poller.FlowListener` of one watch: the finished runs found, not yet handed over.
 
-    items = await poller.changes(cursor.flow_id, cursor.updated_at, PAGE_SIZE)
-    runs = [Run.model_validate(item) for item in items]
-    runs.sort(key=lambda r: r.updated_at or 0)  # the order the cursor moves in, whatever the service sent
-    found: list[tuple[Run, RunCursor]] = []
-    for run in runs:
-        if not cursor.is_new(run):
-            continue
-        cursor = cursor.after(run)
-        if run_state(run.status) in statuses:
-            found.append((run, cursor))
-    return found, cursor
+    The poller offers it the flow's changed runs each round; it keeps those ahead of its cursor that
+    finished in ``statuses`` (``ready``) and wakes the watch only when there is something to do: runs to
+    hand over, a cursor to save (a round after runs were handed over), or an error that ends the watch.
+    """
+
+    def __init__(self, cursor: RunCursor, statuses: Collection[str], max_failures: int, log: Any) -> None:
+        self.flow_id: str | None = cursor.flow_id
+        self.cursor = cursor  # how far the rounds have read
+        self.statuses = statuses
+        self.max_failures = max_failures
+        self.log = log
+        self.ready: list[tuple[PolledRun, RunCursor]] = []  # each with the cursor just past it
+        self.handed: RunCursor | None = None  # the cursor past the last run handed over, not saved yet
+        self.failures = 0
+        self.error: BaseException | None = None
+        self._wake: asyncio.Future[None] | None = None
+
+    @property
+    def since_ms(self) -> int:
+        return self.cursor.updated_at
+
+    def offer(self, runs: list[PolledRun]) -> None:
+        self.failures = 0
+        for polled in sorted(runs, key=lambda p: p.head.updated_at or 0):  # the order the cursor moves in
+            if not self.cursor.is_new(polled.head):
+                continue
+            self.cursor = self.cursor.after(polled.head)
+            if run_state(polled.head.status) in self.statuses:
+                self.ready.append((polled, self.cursor))
+        if self.ready or self.handed is not None:
+            self._set_wake()
+
+    def fail(self, error: BaseException) -> None:
+        if isinstance(error, TRANSIENT_ERRORS):
+            self.failures += 1
+            self.log.warning(
+                "Flow %s: polling for finished runs failed (%s, %d of %d in a row); polling again",
+                self.flow_id,
+                error,
+                self.failures,
+                self.max_failures,
+            )
+            if self.failures < self.max_failures:
+                return
+            error = FlowServiceError(
+                f"flow {self.flow_id}: {self.failures} consecutive polls for finished runs failed; last error: {error}"
+            )
+        self.error = error
+        self._set_wake()
+
+    async def woken(self) -> None:
+        """Wait until :meth:`offer` or :meth:`fail` has something for the watch."""
+        if self.error is None:
+            self._wake = asyncio.get_running_loop().create_future()
+            try:
+                await self._wake
+            finally:
+                self._wake = None
+        if self.error is not None:
+            raise self.error
+
+    def _set_wake(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
 
 async def load_cursor(store: CursorStore | None, flow_id: str, log: logging.Logger | Any) -> RunCursor | None:
@@ -191,34 +230,59 @@ async def watch_finished_runs(
     """Yield :func:`event_payload` once per run of ``flow_id`` that finishes in ``statuses``; forever.
 
     One list call per interval, shared with the other watches of the flow on this event loop (the
-    loop's :class:`~airflow_flowservice.runs.poll.RunPoller` for ``poll_interval`` paces it).
+    loop's :class:`~airflow_flowservice.runs.poller.RunPoller` for ``poll_interval`` makes it).
     Transient errors (5xx, 429, transport, after the client's own retries) keep it polling; after
     ``max_consecutive_failures`` of them in a row it raises
     :class:`~airflow_flowservice.exceptions.FlowServiceError`. Any other error (auth, permission,
-    a flow that does not exist) raises at once. With a ``store``, the cursor is loaded from it and
-    saved to it before each event is yielded.
+    a flow that does not exist) raises at once.
+
+    With a ``store``, the cursor is loaded from it, and saved at least once: a new watch saves where it
+    starts, and the cursor past the runs it handed over is saved at the next round after they were
+    handed over, never before: a triggerer that stops in between hands them over again after a
+    restart (at least once; the payload's ``run_id`` tells a repeat).
     """
+    from airflow_flowservice.runs.poller import RunPoller
+
     cursor = await load_cursor(store, flow_id, log)
-    saved = cursor
-    failures = 0
-    poller: RunPoller | None = None
-    if cursor is None:  # watches started together (a triggerer restart) do not place their cursors in lockstep
+    if cursor is None:
+        # Watches started together (a triggerer restart) do not place their cursors in lockstep.
         await asyncio.sleep(random.uniform(0, poll_interval / 10))
+        cursor = await _placed_cursor(hook, flow_id, poll_interval, max_consecutive_failures, log)
+        log.info("Flow %s: watching runs updated after %s", flow_id, cursor.updated_at)
+        if store is not None:  # where the watch starts: runs finishing from now on are never missed
+            await store.save(cursor.to_json())
+    watch = _FlowWatch(cursor, statuses, max_consecutive_failures, log)
+    poller = await RunPoller.of(hook, poll_interval)
+    poller.listen(watch)
+    try:
+        while True:
+            await watch.woken()
+            batch, watch.ready = watch.ready, []
+            if watch.handed is not None:  # handed over a round ago: Airflow has them
+                saved = watch.handed if batch else watch.cursor  # with nothing new, all before the read cursor is done
+                if store is not None:
+                    await store.save(saved.to_json())
+                watch.handed = None
+            for polled, after in batch:
+                run = polled.run()
+                log.info("Flow %s: run %s finished (%s)", flow_id, run.id, run.status)
+                yield event_payload(run)
+                watch.handed = after
+    finally:
+        poller.unlisten(watch)
+
+
+async def _placed_cursor(
+    hook: FlowServiceHook, flow_id: str, poll_interval: float, max_failures: int, log: logging.Logger | Any
+) -> RunCursor:
+    """:func:`start_cursor`, read again after each transient error, at most ``max_failures`` times in a row."""
+    failures = 0
     while True:
-        found: list[tuple[Run, RunCursor]] = []
-        starting = cursor is None
         try:
-            if cursor is None:
-                cursor = await start_cursor(hook, flow_id)
-                log.info("Flow %s: watching runs updated after %s", flow_id, cursor.updated_at)
-                final = cursor
-            else:
-                if poller is None:
-                    poller = RunPoller.for_client(await hook.get_async_client(), poll_interval)
-                found, final = await finished_since(poller, cursor, statuses)  # paced by the poller's rounds
+            return await start_cursor(hook, flow_id)
         except TRANSIENT_ERRORS as exc:
             failures += 1
-            if failures >= max_consecutive_failures:
+            if failures >= max_failures:
                 raise FlowServiceError(
                     f"flow {flow_id}: {failures} consecutive polls for finished runs failed; last error: {exc}"
                 ) from exc
@@ -227,19 +291,6 @@ async def watch_finished_runs(
                 flow_id,
                 exc,
                 failures,
-                max_consecutive_failures,
+                max_failures,
             )
-        else:
-            failures = 0
-            for run, after in found:
-                if store is not None:  # saved before the event leaves: a restart resumes after it
-                    await store.save(after.to_json())
-                saved = cursor = after
-                log.info("Flow %s: run %s finished (%s)", flow_id, run.id, run.status)
-                yield event_payload(run)
-            cursor = final
-            if store is not None and final != saved:
-                await store.save(final.to_json())
-                saved = final
-        if starting:  # the poller paces the reads of changes; placing the cursor is this watch's own call
-            await asyncio.sleep(poll_interval * random.uniform(1.0, 1.1))
+        await asyncio.sleep(poll_interval * random.uniform(1.0, 1.1))

@@ -26,6 +26,7 @@ from airflow_flowservice.exceptions import (
     FlowServiceServerError,
     FlowServiceTransportError,
 )
+from airflow_flowservice.hooks.flowservice import RUNS_PAGE_SIZE
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
@@ -47,8 +48,6 @@ class StartedRun:
 # A run of window [s, e) is created after e (the window must have ended, see ``resolve_window``), by
 # the service's clock: look-ups start this long before e, or before the POST, for clock skew.
 CLOCK_SKEW_MS = 15 * 60 * 1000
-# One page of the runs listing (the service's maximum page size).
-RUNS_PER_PAGE = 100
 
 
 class RunMemory(Protocol):
@@ -79,8 +78,8 @@ def find_run_for_window(
     first, and stops at the first match, or after one page when ``one_page``.
     """
     since = window.end * 1000 - CLOCK_SKEW_MS if created_since_ms is None else created_since_ms
-    runs = hook.iter_runs(flow_id, [f"createdAt>={since}"])
-    for run in itertools.islice(runs, RUNS_PER_PAGE) if one_page else runs:
+    runs = hook.iter_runs(flow_id, created_since_ms=since)
+    for run in itertools.islice(runs, RUNS_PAGE_SIZE) if one_page else runs:
         if run.window() == (window.start, window.end):
             return run
     return None
@@ -145,7 +144,7 @@ def start_window_run(
     posted_ms = int(time.time() * 1000)  # before the first send: a look-up reads the runs created since
     for send in range(1, post_attempts + 1):
         try:
-            body = hook.client.request("POST", "/runs", json={"flowId": flow_id, "params": params})
+            run_id = hook.post_run(flow_id, params)
             break
         except (FlowServiceTransportError, FlowServiceServerError) as exc:
             if isinstance(exc, FlowServiceTransportError) and not exc.request_sent:
@@ -170,14 +169,6 @@ def start_window_run(
             delay = min(30.0, lookup_delay * 2 ** (send - 1))
             log.warning("No run exists for the window: sending POST /runs again in %.1fs (send %d)", delay, send + 1)
             time.sleep(delay)
-    from airflow_flowservice.client import unwrap_items
-
-    # POST /runs is answered bare {id, etag} in the OpenAPI spec and wrapped in items in the on-demand
-    # ingestion guide: accept both.
-    items = unwrap_items(body)
-    if not items or not items[0].get("id"):
-        raise FlowServiceError(f"POST /runs answered without a run id: {body!r}")
-    run_id = str(items[0]["id"])
     check_single_run(hook, flow_id, window, run_id)  # before remembering: a cleared task must not adopt one of two
     _remember(memory, flow_id, window, run_id)
     return StartedRun(run_id, adopted=False)
@@ -188,7 +179,9 @@ def _remember(memory: RunMemory | None, flow_id: str, window: RunWindow, run_id:
         memory.set(memory_key(flow_id, window), run_id)
 
 
-def check_single_run(hook: FlowServiceHook, flow_id: str, window: RunWindow, run_id: str, *, limit: int = 100) -> None:
+def check_single_run(
+    hook: FlowServiceHook, flow_id: str, window: RunWindow, run_id: str, *, limit: int = RUNS_PAGE_SIZE
+) -> None:
     """Raise :class:`FlowServiceDuplicateRunsError` when ``window`` has another run than ``run_id``.
 
     Reads the flow's newest ``limit`` runs (one page), where a concurrent task's run is: it was

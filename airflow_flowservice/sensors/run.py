@@ -124,11 +124,14 @@ class FlowServiceRunSensor(BaseSensorOperator):
             return self.hook.get_run(self._found_run_id)
         assert self.flow_id
         if self.created_after is not None:
-            return self.hook.find_run_created_after(self.flow_id, self._created_after_ms())
+            from airflow_flowservice.runs.finder import first_run_created_after
+
+            return first_run_created_after(self.hook, self.flow_id, self._created_after_ms())
+        from airflow_flowservice.runs.start import find_run_for_window
         from airflow_flowservice.runs.windows import resolve_window
 
         window = resolve_window(self.window_start, self.window_end, context, now=float("inf"))
-        return self.hook.find_run_for_window(self.flow_id, window.start, window.end)
+        return find_run_for_window(self.hook, self.flow_id, window)
 
     @staticmethod
     def _running(run: Run) -> bool:

@@ -92,3 +92,25 @@ def create_table_flow(
     if transformations is not None:
         body["transformations"] = transformations
     return hook.create_entity(EntityKind.FLOW, body, draft=draft).id
+
+
+def start_run(
+    hook: FlowServiceHook,
+    flow_id: str,
+    window_start: int,
+    window_end: int,
+    *,
+    start_time: int,
+    delta_column: dict[str, str] | None = None,
+) -> tuple[str, bool]:
+    """Start the on-demand run of ``flow_id`` for a window, exactly once, as the run operator does.
+
+    :return: ``(run_id, adopted)``: ``adopted`` when a run already created for this window was found.
+    """
+    from airflow_flowservice.runs.start import start_window_run
+    from airflow_flowservice.runs.windows import RunWindow
+
+    started = start_window_run(
+        hook, flow_id, RunWindow(window_start, window_end), start_time=start_time, delta_column=delta_column
+    )
+    return started.run_id, started.adopted

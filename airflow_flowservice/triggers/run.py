@@ -8,12 +8,6 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_flowservice import DEFAULT_CONN_ID
-from airflow_flowservice._compat import conf
-
-#: ``[flowservice] freeze_gc_in_triggerer``: freeze the triggerer's start-up objects (``gc.freeze()``)
-#: before the first wait, so full garbage collections do not pause the event loop for up to a second.
-FREEZE_GC_OPTION = ("flowservice", "freeze_gc_in_triggerer")
-_freeze_decided = False  # the option is read once per process (thousands of triggers start together)
 
 
 class FlowServiceRunTrigger(BaseTrigger):
@@ -21,9 +15,10 @@ class FlowServiceRunTrigger(BaseTrigger):
     Wait for a Flow Service run to finish, without holding a worker slot.
 
     Waits on the triggerer's event loop, where every trigger of one connection and poll interval
-    shares one poller (:class:`~airflow_flowservice.runs.poll.RunPoller`): each interval it reads all
+    shares one poller (:class:`~airflow_flowservice.runs.poller.RunPoller`): each interval it reads all
     their runs with ``GET /runs?property=id==a,b,c`` (100 ids a call), so N waits cost
-    ``ceil(N / 100)`` calls an interval. Yields exactly one event:
+    ``ceil(N / 100)`` calls an interval, and a wait costs the event loop nothing between the changes
+    of its run. It changes nothing in the triggerer process (no garbage-collector settings). Yields exactly one event:
     ``{"status": "success"|"failed"|"timeout"|"error", "run_id", "run_status", "message"}``. Give
     ``run_id``, or ``flow_id`` and ``created_after_ms`` to wait for the first run of a flow created
     at or after that time (a scheduled export run). A ``success`` or ``failed`` event also carries
@@ -38,12 +33,6 @@ class FlowServiceRunTrigger(BaseTrigger):
     :param created_after_ms: epoch milliseconds (see ``flow_id``).
     :param poll_interval: seconds between polls (each pause is up to 10% longer, and the first poll
         comes within a tenth of it, so waits deferred together do not poll in lockstep). Default 30.
-
-    Before its first wait in a process, the trigger calls :func:`gc.freeze` once (see
-    :func:`~airflow_flowservice.runs.poll.freeze_startup_objects`), and the shared poller then freezes
-    the waits at the start of each round (:func:`~airflow_flowservice.runs.poll.freeze_waits`): a full
-    garbage collection skips them and stops pausing every trigger of the loop for up to a second.
-    ``AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER=False`` turns both off.
     """
 
     def __init__(
@@ -89,15 +78,8 @@ class FlowServiceRunTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_flowservice.hooks.flowservice import FlowServiceHook
-        from airflow_flowservice.runs.poll import freeze_startup_objects, poll_in_triggerer
+        from airflow_flowservice.runs.poll import poll_in_triggerer
 
-        global _freeze_decided
-        if not _freeze_decided:
-            _freeze_decided = True
-            if conf.getboolean(*FREEZE_GC_OPTION, fallback=True):
-                frozen = freeze_startup_objects()
-                if frozen is not None:
-                    self.log.info("Froze %d start-up objects (gc.freeze) before the first Flow Service wait", frozen)
         outcome = await poll_in_triggerer(
             FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id),
             end_time=self.end_time,

@@ -488,6 +488,35 @@ def test_events_dag_runs_once_per_finished_run(
     assert capsys.readouterr().out.splitlines() == [str(payload["metrics"])]
 
 
+_DEDUPE_DAG = """
+
+import pendulum
+from types import SimpleNamespace
+from airflow.sdk import DAG, task
+
+with DAG("dedupe_check", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+
+    @task
+    def check():
+        def event(run_id):
+            return SimpleNamespace(extra={"payload": {"run_id": run_id}})
+
+        first = [p["run_id"] for p in new_runs([event("r1")])]
+        again = [p["run_id"] for p in new_runs([event("r1"), event("r2"), event("r2")])]  # r1 repeated
+        assert (first, again) == (["r1"], ["r2"]), (first, again)
+
+    check()
+"""
+
+
+@runs("events-dedupe")
+def test_events_dedupe_recipe_acts_once_per_run_id(write_block: Any) -> None:
+    """The page's de-duplication function, called in a task as a consumer would: a repeated run id is dropped."""
+    path = write_block("events-dedupe", "dags/dedupe_check.py")
+    path.write_text(path.read_text() + _DEDUPE_DAG)
+    run_dag_file(path, dag_id="dedupe_check")
+
+
 # -- docs/dataflows-as-code.md --------------------------------------------------------------------
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from airflow_flowservice.exceptions import FlowServiceError
+from airflow_flowservice.hooks import flowservice as flowservice_hooks
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
-from airflow_flowservice.runs import events as events_module
 from airflow_flowservice.runs.judge import run_metrics
 from airflow_flowservice.testing import FlowServiceEmulator
 from airflow_flowservice.testing.flows import create_table_flow
@@ -208,7 +208,7 @@ def test_a_burst_larger_than_a_page_is_read_over_several_intervals(
     manual_emulator: ManualEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu = manual_emulator.emu
-    monkeypatch.setattr(events_module, "PAGE_SIZE", 2)
+    monkeypatch.setattr(flowservice_hooks, "RUNS_PAGE_SIZE", 2)
     flow_id = hourly_flow(emu)
     earlier = run_ids(flow_id)
 
@@ -321,9 +321,13 @@ def test_bad_arguments_name_the_field(kwargs: dict[str, Any], field: str) -> Non
 
 
 def _restart_scenario(
-    emu: FlowServiceEmulator, flow_id: str, store: FakeAssetStateStore | None
+    emu: FlowServiceEmulator, flow_id: str, store: FakeAssetStateStore | None, *, stop_at_once: bool = False
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Report one run, stop (the triggerer goes down), let one run finish, restart, let one more finish."""
+    """Report one run, stop (the triggerer goes down), let one run finish, restart, let one more finish.
+
+    The first watch stops a round after its event (its cursor saved), or with ``stop_at_once`` right
+    after it (the triggerer dies between handing the event over and saving the cursor past it).
+    """
 
     def with_store(trigger: FlowServiceRunEventTrigger) -> FlowServiceRunEventTrigger:
         if store is not None:
@@ -336,12 +340,15 @@ def _restart_scenario(
         await polls_more(emu, 2)
         emu.clock.advance(HOUR)
         await until(lambda: len(first.events) == 1, "the first event")
+        if not stop_at_once:
+            await polls_more(emu, 2)
         await first.stop()
         emu.clock.advance(HOUR)  # a run finishes while the triggerer is down
         second = Watch(with_store(restored(first_trigger)))
         await polls_more(emu, 3)
         emu.clock.advance(HOUR)  # and one after the restart
-        await until(lambda: len(second.events) >= (3 if store and not store.several_assets else 1) - 1, "events")
+        expected = (3 if store and not store.several_assets else 1) - (0 if stop_at_once else 1)
+        await until(lambda: len(second.events) >= expected, "events")
         await polls_more(emu, 4)
         await second.stop()
         return first.events, second.events
@@ -350,6 +357,7 @@ def _restart_scenario(
 
 
 def test_restart_with_the_asset_state_store_neither_repeats_nor_misses(manual_emulator: ManualEmulator) -> None:
+    """Stopped a round after its last event (the cursor past it saved): nothing repeated, nothing missed."""
     emu = manual_emulator.emu
     flow_id = hourly_flow(emu)
     earlier = run_ids(flow_id)
@@ -359,6 +367,22 @@ def test_restart_with_the_asset_state_store_neither_repeats_nor_misses(manual_em
     assert [e["run_id"] for e in before] == [one]
     assert [e["run_id"] for e in after] == [while_down, later]
     assert store.values["flowservice_run_cursor"]["flow_id"] == flow_id
+
+
+def test_a_triggerer_dying_between_an_event_and_its_cursor_repeats_the_event(manual_emulator: ManualEmulator) -> None:
+    """At least once: the cursor past a run is saved only a round after its event was handed over, so a
+    triggerer that stops in between hands it over again; the consumer keys on ``run_id``."""
+    emu = manual_emulator.emu
+    flow_id = hourly_flow(emu)
+    earlier = run_ids(flow_id)
+    store = FakeAssetStateStore()
+    before, after = _restart_scenario(emu, flow_id, store, stop_at_once=True)
+    one, while_down, later = new_runs(flow_id, earlier)
+    assert [e["run_id"] for e in before] == [one]
+    assert [e["run_id"] for e in after] == [one, while_down, later]  # "one" again: never lost
+    seen: set[str] = set()
+    deduplicated = [e["run_id"] for e in [*before, *after] if not (e["run_id"] in seen or seen.add(e["run_id"]))]
+    assert deduplicated == [one, while_down, later]
 
 
 def test_restart_without_a_state_store_starts_from_now(manual_emulator: ManualEmulator) -> None:
@@ -476,7 +500,7 @@ def test_watches_of_one_flow_and_the_loops_run_waits_share_each_round(manual_emu
     waited = str((body.get("items") or [body])[0]["id"])
 
     async def scenario() -> tuple[list[Watch], dict[str, Any], int, int, int]:
-        from airflow_flowservice.runs.poll import RunPoller
+        from airflow_flowservice.runs.poller import RunPoller
         from airflow_flowservice.triggers import FlowServiceRunTrigger
 
         statuses = (("success",), ("failed",), ("success", "failed"))
@@ -484,7 +508,7 @@ def test_watches_of_one_flow_and_the_loops_run_waits_share_each_round(manual_emu
         wait = FlowServiceRunTrigger(run_id=waited, end_time=time.time() + 60, poll_interval=POLL)
         waiting = asyncio.ensure_future(anext(aiter(wait.run())))
         await until(lambda: len(change_reads(emu, flow_id)) >= 3, "the watches to read changes")
-        poller = RunPoller.for_client(await FlowServiceHook().get_async_client(), POLL)
+        poller = await RunPoller.of(FlowServiceHook(), POLL)
         rounds, reads, id_reads = poller.rounds, len(change_reads(emu, flow_id)), len(run_reads(emu))
         await until(lambda: poller.rounds >= rounds + 10, "ten more rounds")
         rounds = poller.rounds - rounds

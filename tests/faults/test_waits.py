@@ -20,7 +20,7 @@ from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
 from airflow_flowservice.sensors.run import FlowServiceRunSensor
 from airflow_flowservice.testing import FlowServiceEmulator
-from airflow_flowservice.testing.flows import create_table_flow
+from airflow_flowservice.testing.flows import create_table_flow, start_run
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 from tests.compat import deserialize, serialize
 from tests.faults.conftest import TOKEN_TTL, ManualEmulator, Sleeps
@@ -48,8 +48,8 @@ def started_run(emu: FlowServiceEmulator) -> str:
     """A run of a new flow, still ``scheduled`` (the manual clock does not move by itself)."""
     hook = FlowServiceHook()
     flow_id = create_table_flow(hook)
-    run_id, adopted = hook.create_run(
-        flow_id, JAN1, JAN1 + DAY, start_time=int(emu.clock.now()), delta_column={"name": "updated_at"}
+    run_id, adopted = start_run(
+        hook, flow_id, JAN1, JAN1 + DAY, start_time=int(emu.clock.now()), delta_column={"name": "updated_at"}
     )
     assert not adopted
     emu.requests.clear()
@@ -252,8 +252,8 @@ def test_window_sensor_reports_a_run_lost_in_an_emulator_restart(manual_emulator
     emu = manual_emulator.emu
     hook = FlowServiceHook()
     flow_id = create_table_flow(hook)
-    run_id, _ = hook.create_run(
-        flow_id, JAN1, JAN1 + DAY, start_time=int(emu.clock.now()), delta_column={"name": "updated_at"}
+    run_id, _ = start_run(
+        hook, flow_id, JAN1, JAN1 + DAY, start_time=int(emu.clock.now()), delta_column={"name": "updated_at"}
     )
     sensor = FlowServiceRunSensor(task_id="wait", flow_id=flow_id, poke_interval=0.01)
     context = _context()

@@ -23,7 +23,7 @@ from airflow_flowservice.exceptions import (
 )
 from airflow_flowservice.hooks.flowservice import FlowServiceHook, credentials_from_connection
 from airflow_flowservice.kinds import EntityKind
-from airflow_flowservice.testing.flows import create_table_flow
+from airflow_flowservice.testing.flows import create_table_flow, start_run
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,8 @@ def _path_message(name: str, value: str) -> str:
         (lambda h, v: h.get_flow(v), "flow_id", f"{FLOW}/../../connections"),
         (lambda h, v: h.get_run(v), "run_id", "a\nb"),
         (lambda h, v: h.list_runs(v), "flow_id", f"{FLOW},{FLOW}"),
-        (lambda h, v: h.find_run_created_after(v, 0), "flow_id", f"{FLOW},x"),
+        (lambda h, v: h.list_runs(v, created_since_ms=0), "flow_id", f"{FLOW},x"),
+        (lambda h, v: h.post_run(v, {}), "flow_id", f"{FLOW}/x"),
         (lambda h, v: h.retrigger_run(v), "run_id", "."),
         (lambda h, v: h.entity_action(EntityKind.SOURCE_CONNECTION, v, "enable"), "entity_id", "a/b"),
         (lambda h, v: h.patch_entity(EntityKind.FLOW, v, [], '"e"'), "entity_id", ".."),
@@ -192,7 +193,7 @@ def test_next_href_carries_only_the_token_and_aepp_style_paging_works(flowservic
     hook = FlowServiceHook()
     flow_id = create_table_flow(hook)
     for day in range(3):
-        hook.create_run(flow_id, 86400 * (day + 1), 86400 * (day + 2), start_time=0, delta_column={"name": "u"})
+        start_run(hook, flow_id, 86400 * (day + 1), 86400 * (day + 2), start_time=0, delta_column={"name": "u"})
     creds, token = hook.credentials, hook.client.token()
     headers = {"Authorization": f"Bearer {token}", "x-api-key": creds.client_id, "x-gw-ims-org-id": creds.org_id}
     headers["x-sandbox-name"] = creds.sandbox

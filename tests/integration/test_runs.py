@@ -13,7 +13,7 @@ import pytest
 from airflow_flowservice.exceptions import FlowServiceBadRequestError, FlowServiceConfigError, FlowServiceRunFailedError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
-from airflow_flowservice.testing.flows import create_table_flow
+from airflow_flowservice.testing.flows import create_table_flow, start_run
 
 pytestmark = pytest.mark.integration
 
@@ -250,7 +250,7 @@ def test_flow_rules_the_service_refuses_are_explained(flowservice_emulator: Any,
         ),
     ]
     ran = create_table_flow(hook)  # its first run sets deltaColumn 'updated_at' on the flow
-    hook.create_run(ran, JAN1 - DAY, JAN1, start_time=JAN1, delta_column={"name": "updated_at"})
+    start_run(hook, ran, JAN1 - DAY, JAN1, start_time=JAN1, delta_column={"name": "updated_at"})
     cases.append(
         (ran, {"delta_column": "other"}, "delta_column: 'other' differs from the flow's deltaColumn 'updated_at'")
     )

@@ -14,17 +14,17 @@ PACKAGE = Path(__file__).resolve().parents[2] / "airflow_flowservice"
 # Layer of each module, by its dotted name's prefix (the longest prefix wins); a module may import
 # only modules of its own layer or of lower layers. testing/ stands apart: no production module imports it.
 LAYERS: dict[str, int] = {
-    "airflow_flowservice": 5,  # __init__: version, provider info
-    "airflow_flowservice.hooks": 4,
-    "airflow_flowservice.operators": 4,
-    "airflow_flowservice.sensors": 4,
-    "airflow_flowservice.triggers": 4,
-    "airflow_flowservice.links": 4,
-    "airflow_flowservice.lineage": 4,
-    "airflow_flowservice.cli": 4,
-    "airflow_flowservice.__main__": 4,
-    "airflow_flowservice.dataflows": 3,
-    "airflow_flowservice.runs": 3,
+    "airflow_flowservice": 6,  # __init__: version, provider info
+    "airflow_flowservice.operators": 5,
+    "airflow_flowservice.sensors": 5,
+    "airflow_flowservice.triggers": 5,
+    "airflow_flowservice.links": 5,
+    "airflow_flowservice.lineage": 5,
+    "airflow_flowservice.cli": 5,
+    "airflow_flowservice.__main__": 5,
+    "airflow_flowservice.dataflows": 4,
+    "airflow_flowservice.runs": 4,
+    "airflow_flowservice.hooks": 3,
     "airflow_flowservice.inputs": 2,
     "airflow_flowservice.validation": 2,
     "airflow_flowservice.specs": 2,
@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "airflow_flowservice.client": 1,
     "airflow_flowservice.auth": 1,
     "airflow_flowservice.models": 1,
+    "airflow_flowservice.run_heads": 1,
     "airflow_flowservice._compat": 0,  # Airflow names that moved between 3.0 and 3.3; imports none of ours
     "airflow_flowservice.kinds": 0,
     "airflow_flowservice.exceptions": 0,

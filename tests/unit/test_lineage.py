@@ -17,7 +17,7 @@ from airflow_flowservice.lineage import LineageDataset
 from airflow_flowservice.operators.export import FlowServiceDatasetExportOperator
 from airflow_flowservice.operators.runs import FlowServiceRetriggerRunOperator, FlowServiceTriggerRunOperator
 from airflow_flowservice.specs import DESTINATIONS
-from airflow_flowservice.testing.flows import create_table_flow
+from airflow_flowservice.testing.flows import create_table_flow, start_run
 
 ORG = "ACME0123456789@AdobeOrg"
 DATASETS = ["5ef3e325582424191b1beb42", "5ef3e3259ad2a1191ab7dd7d"]  # eligible in the emulator (seed 003)
@@ -211,8 +211,8 @@ def test_ingest_facets_read_the_flow_once(flowservice_emulator: Any) -> None:
 def test_retrigger_operator_finds_the_flow_from_the_run(flowservice_emulator: Any) -> None:
     hook = FlowServiceHook()
     flow_id = create_table_flow(hook)
-    run_id, _ = hook.create_run(
-        flow_id, 1767225600, 1767312000, start_time=1767225600, delta_column={"name": "updated_at"}
+    run_id, _ = start_run(
+        hook, flow_id, 1767225600, 1767312000, start_time=1767225600, delta_column={"name": "updated_at"}
     )
     op = FlowServiceRetriggerRunOperator(task_id="again", run_id=run_id)
     result = op.get_openlineage_facets_on_complete(FakeTI("again", {"run_id": run_id}))

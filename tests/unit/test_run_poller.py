@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import math
 import time
+import weakref
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
-from airflow_flowservice.runs.poll import RunPoller
+from airflow_flowservice.runs.poller import RunPoller
 from airflow_flowservice.testing.flows import create_table_flow
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 
@@ -37,7 +39,7 @@ async def wait_all(run_ids: list[str], timeout: float = 30) -> tuple[list[dict[s
         return event
 
     events = await asyncio.gather(*(one(r) for r in run_ids))
-    return list(events), RunPoller.for_client(await FlowServiceHook().get_async_client(), POLL)
+    return list(events), await RunPoller.of(FlowServiceHook(), POLL)
 
 
 def id_lists(emu: Any) -> list[list[str]]:
@@ -61,7 +63,7 @@ def test_300_waits_over_3_flows_cost_3_gets_a_round(flowservice_emulator: Any) -
 
     async def scenario() -> tuple[list[dict[str, Any]], RunPoller]:
         waits = asyncio.ensure_future(wait_all(run_ids, timeout=120))
-        poller = RunPoller.for_client(await FlowServiceHook().get_async_client(), POLL)
+        poller = await RunPoller.of(FlowServiceHook(), POLL)
         deadline = time.monotonic() + 60
         while poller.rounds < 1 and time.monotonic() < deadline:
             await asyncio.sleep(POLL / 2)
@@ -141,15 +143,24 @@ def test_an_idle_poller_leaves_no_pending_task_when_its_loop_closes(flowservice_
 def test_the_last_waiter_leaving_early_ends_the_poller_task(flowservice_emulator: Any) -> None:
     run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 2)
 
-    async def scenario() -> tuple[bool, bool, int, dict[str, Any] | None]:
-        poller = RunPoller.for_client(await FlowServiceHook().get_async_client(), 60.0)  # no round for a while
-        reads = [asyncio.ensure_future(poller.read(r)) for r in run_ids]
+    async def scenario() -> tuple[bool, bool, int, Any]:
+        poller = await RunPoller.of(FlowServiceHook(), 60.0)  # no round for a while
+        log = logging.getLogger("test")
+
+        async def wait(run_id: str, seconds: float) -> Any:
+            watch = poller.watch(run_id, time.time() + seconds, log)
+            try:
+                return await watch.future
+            finally:
+                poller.forget(watch)
+
+        reads = [asyncio.ensure_future(wait(r, 600)) for r in run_ids]
         await asyncio.sleep(0)
         active_while_waiting = poller.active
         for read in reads:
             read.cancel()  # the triggerer cancels the triggers
         await asyncio.gather(*reads, return_exceptions=True)
-        expired = await poller.read(run_ids[0], timeout=0.01)  # a deadline before the next round
+        expired = await wait(run_ids[0], 0.01)  # a deadline before the next round
         return active_while_waiting, poller.active, poller.calls, expired
 
     (active_while_waiting, active_after, calls, expired), reported = _closing_loop(scenario)
@@ -158,30 +169,98 @@ def test_the_last_waiter_leaving_early_ends_the_poller_task(flowservice_emulator
     assert [c.get("message") for c in reported] == []
 
 
-@pytest.mark.parametrize("option", ["True", "False"])
-def test_the_first_wait_of_a_process_freezes_start_up_objects_once_unless_turned_off(
-    flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch, option: str
-) -> None:
-    from airflow_flowservice.runs import poll
-    from airflow_flowservice.triggers import run
+class _Cycle:
+    """A foreign trigger's garbage: an object in a reference cycle with itself."""
 
-    freezes: list[str] = []
-    monkeypatch.setattr(poll, "_frozen", False)
-    monkeypatch.setattr(run, "_freeze_decided", False)
-    monkeypatch.setattr(poll.gc, "freeze", lambda: freezes.append("freeze"))
-    monkeypatch.setattr(poll.gc, "collect", lambda generation=2: freezes.append(f"collect {generation}") or 0)
-    monkeypatch.setenv("AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER", option)
-    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 3)
+    def __init__(self) -> None:
+        self.me = self
 
-    events, poller = asyncio.run(wait_all(run_ids))  # three triggers, one process
 
-    assert [e["status"] for e in events] == ["success"] * 3
-    if option == "True":
-        # start-up objects once, then at each round the waits (after a young collection: no garbage frozen)
-        assert freezes == ["freeze"] + ["collect 1", "freeze"] * poller.rounds
-        assert poller.rounds >= 2
-    else:
-        assert freezes == []
+def test_waits_change_nothing_in_the_process_and_leak_no_foreign_cycle(flowservice_emulator: Any) -> None:
+    """Waits next to another provider's trigger that makes garbage cycles, some aging into the oldest generation."""
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 20, start_in=HOUR)
+    foreign: list[weakref.ref[_Cycle]] = []
+    thresholds, freeze_count, enabled = gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()
+
+    async def foreign_trigger(stop: asyncio.Event) -> None:
+        kept: list[_Cycle] = []
+        while not stop.is_set():
+            cycle = _Cycle()
+            foreign.append(weakref.ref(cycle))
+            kept.append(cycle)  # alive a while, so that some reach the oldest generation before they die
+            if len(kept) > 30:
+                kept.clear()
+            await asyncio.sleep(0.002)
+
+    async def scenario() -> tuple[list[dict[str, Any]], RunPoller]:
+        stop = asyncio.Event()
+        maker = asyncio.ensure_future(foreign_trigger(stop))
+        waits = asyncio.ensure_future(wait_all(run_ids, timeout=120))
+        poller = await RunPoller.of(FlowServiceHook(), POLL)
+        deadline = time.monotonic() + 60
+        while poller.rounds < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(POLL / 2)
+        flowservice_emulator.clock.advance(HOUR + 60)
+        events, _ = await waits
+        stop.set()
+        await maker
+        return events, poller
+
+    events, poller = asyncio.run(scenario())
+    gc.collect()
+
+    assert [e["status"] for e in events] == ["success"] * 20 and poller.rounds >= 3
+    assert len(foreign) > 100
+    assert [ref for ref in foreign if ref() is not None] == []  # every foreign cycle was freed
+    assert gc.get_freeze_count() == freeze_count == 0
+    assert (gc.get_threshold(), gc.isenabled()) == (thresholds, enabled)
+
+
+def test_a_wait_keeps_one_future_and_is_not_woken_while_its_run_does_not_change(flowservice_emulator: Any) -> None:
+    run_ids = seed_running(flowservice_emulator, create_table_flow(FlowServiceHook()), 50, start_in=HOUR)
+
+    async def scenario() -> tuple[list[int], list[int], list[bool], int, list[str]]:
+        poller = await RunPoller.of(FlowServiceHook(), POLL)
+        log = logging.getLogger("test")
+        watches = [poller.watch(r, time.time() + 120, log) for r in run_ids]
+        before = [id(w.future) for w in watches]
+        deadline = time.monotonic() + 60
+        while poller.rounds < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(POLL / 2)
+        after = [id(w.future) for w in watches]
+        pending = [not w.future.done() for w in watches]
+        statuses = [w.status or "" for w in watches]
+        for w in watches:
+            poller.forget(w)
+        return before, after, pending, poller.rounds, statuses
+
+    before, after, pending, rounds, statuses = asyncio.run(scenario())
+    assert rounds >= 4
+    assert before == after and all(pending)  # the same future, never set while the run did not change
+    assert set(statuses) == {"scheduled"}  # the rounds saw each run (and logged its status once)
+
+
+def test_a_page_of_runs_is_decoded_into_objects_the_collector_does_not_track() -> None:
+    import json
+
+    from airflow_flowservice.run_heads import decode_run_page
+
+    body = {
+        "items": [
+            {
+                "id": f"r{i}",
+                "flowId": "f",
+                "createdAt": 1,
+                "updatedAt": 2,
+                "metrics": {"statusSummary": {"status": "x"}},
+            }
+            for i in range(3)
+        ]
+    }
+    runs = decode_run_page(json.dumps(body).encode())
+    assert [p.head.id for p in runs] == ["r0", "r1", "r2"] and runs[0].head.status == "x"
+    assert not any(gc.is_tracked(o) for p in runs for o in (p, p.head, p.head.metrics, p.document))
+    assert runs[0].run().id == "r0"  # the whole run, decoded when asked for
 
 
 def test_waits_starting_together_read_the_connection_once(
@@ -210,28 +289,28 @@ def test_a_round_sends_at_most_calls_in_flight_calls_at_once(
     flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """1,000 waits: 10 calls a round, never more than CALLS_IN_FLIGHT of them at once, each built when sent."""
-    from airflow_flowservice.runs import poll
+    from airflow_flowservice.runs import poller as poller_module
 
     emu = flowservice_emulator
     hook = FlowServiceHook()
     run_ids = [r for _ in range(10) for r in seed_running(emu, create_table_flow(hook), 100, start_in=HOUR)]
     emu.faults.add(method="GET", path="/runs", kind="latency", delay=0.05)
     in_flight, most = [0], [0]
-    original = RunPoller._list
+    original = FlowServiceHook.aread_runs
 
-    async def counting(self: RunPoller, params: list[tuple[str, str]]) -> list[Any]:
+    async def counting(self: FlowServiceHook, **query: Any) -> list[Any]:
         in_flight[0] += 1
         most[0] = max(most[0], in_flight[0])
         try:
-            return await original(self, params)
+            return await original(self, **query)
         finally:
             in_flight[0] -= 1
 
-    monkeypatch.setattr(RunPoller, "_list", counting)
+    monkeypatch.setattr(FlowServiceHook, "aread_runs", counting)
 
     async def scenario() -> RunPoller:
         waits = asyncio.ensure_future(wait_all(run_ids, timeout=120))
-        poller = RunPoller.for_client(await FlowServiceHook().get_async_client(), POLL)
+        poller = await RunPoller.of(FlowServiceHook(), POLL)
         while poller.rounds < 1:
             await asyncio.sleep(POLL / 2)
         emu.clock.advance(HOUR + 60)
@@ -239,33 +318,5 @@ def test_a_round_sends_at_most_calls_in_flight_calls_at_once(
         return poller
 
     poller = asyncio.run(scenario())
-    assert most[0] == poll.CALLS_IN_FLIGHT
+    assert most[0] == poller_module.CALLS_IN_FLIGHT
     assert poller.calls == 10 * poller.rounds
-
-
-def test_a_call_leaves_no_garbage_cycle(flowservice_emulator: Any) -> None:
-    """A call's objects are freed when it returns, not by a collection (frozen, a cycle would never be)."""
-    from airflow_flowservice.runs import poll
-
-    hook = FlowServiceHook()
-    flow_id = create_table_flow(hook)
-
-    async def garbage_of_ten_calls() -> int:
-        client = await hook.get_async_client()
-
-        async def call() -> None:
-            await client.request("GET", "/runs", params=poll.flow_runs_params(flow_id, [], "-createdAt", 10))
-
-        for _ in range(3):  # warm up: the client, its pool, the token
-            await call()
-        gc.collect()
-        gc.disable()
-        try:
-            for _ in range(10):
-                await call()
-            return gc.collect()
-        finally:
-            gc.enable()
-
-    # 48 objects a call before: tenacity's retrier listing its own methods, httpx's response and its stream
-    assert asyncio.run(garbage_of_ten_calls()) == 0

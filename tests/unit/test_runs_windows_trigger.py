@@ -16,7 +16,7 @@ from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.models import Run
 from airflow_flowservice.runs.judge import RunPolicy, judge_run, run_state
 from airflow_flowservice.runs.windows import ZERO_LENGTH_FIX, delta_column_body, resolve_window
-from airflow_flowservice.testing.flows import create_table_flow
+from airflow_flowservice.testing.flows import create_table_flow, start_run
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 
 JAN1 = 1767225600
@@ -127,7 +127,7 @@ async def _events(trigger: FlowServiceRunTrigger) -> list[dict[str, Any]]:
 def _started_run(emu: Any) -> str:
     hook = FlowServiceHook()
     flow_id = create_table_flow(hook)
-    run_id, _ = hook.create_run(flow_id, JAN1, JAN1 + 86400, start_time=JAN1, delta_column={"name": "u"})
+    run_id, _ = start_run(hook, flow_id, JAN1, JAN1 + 86400, start_time=JAN1, delta_column={"name": "u"})
     return run_id
 
 

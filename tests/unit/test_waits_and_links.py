@@ -20,11 +20,12 @@ from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.links import RUN_URL_XCOM_KEY, FlowServiceRunLink
 from airflow_flowservice.models import Run
 from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
-from airflow_flowservice.runs import poll
-from airflow_flowservice.runs.poll import heartbeat_message, poll_in_worker
+from airflow_flowservice.runs import heartbeat, poll
+from airflow_flowservice.runs.heartbeat import heartbeat_message
+from airflow_flowservice.runs.poll import poll_in_worker
 from airflow_flowservice.runs.windows import resolve_window
 from airflow_flowservice.sensors.run import FlowServiceRunSensor
-from airflow_flowservice.testing.flows import create_table_flow
+from airflow_flowservice.testing.flows import create_table_flow, start_run
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 
 JAN1 = 1767225600
@@ -44,7 +45,7 @@ def _context(start: int = JAN1, end: int = JAN1 + DAY) -> dict[str, Any]:
 
 
 def _finished_run(hook: FlowServiceHook, flow_id: str, start: int, end: int) -> Run:
-    run_id, _ = hook.create_run(flow_id, start, end, start_time=start, delta_column={"name": "updated_at"})
+    run_id, _ = start_run(hook, flow_id, start, end, start_time=start, delta_column={"name": "updated_at"})
     deadline = time.monotonic() + 10
     while (run := hook.get_run(run_id)).status != "success":
         assert time.monotonic() < deadline, run.status
@@ -221,7 +222,7 @@ class _Hook:
 
 
 def test_worker_wait_logs_a_heartbeat_while_the_status_does_not_change(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(poll, "HEARTBEAT_INTERVAL", 0.02)
+    monkeypatch.setattr(heartbeat, "HEARTBEAT_INTERVAL", 0.02)
     log = _Log()
     hook = _Hook(["inProgress"] * 4 + ["success"])
     run = poll_in_worker(hook, "r1", poll_interval=0.015, timeout=60, log=log, url="https://aep/run")  # type: ignore[arg-type]
@@ -241,10 +242,10 @@ def test_worker_wait_is_quiet_between_heartbeats() -> None:
 def test_trigger_wait_logs_a_heartbeat_with_the_run_url(
     flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(poll, "HEARTBEAT_INTERVAL", 0.0)
+    monkeypatch.setattr(heartbeat, "HEARTBEAT_INTERVAL", 0.0)
     hook = FlowServiceHook()
     flow_id = create_table_flow(hook)
-    run_id, _ = hook.create_run(flow_id, JAN1, JAN1 + DAY, start_time=JAN1, delta_column={"name": "u"})
+    run_id, _ = start_run(hook, flow_id, JAN1, JAN1 + DAY, start_time=JAN1, delta_column={"name": "u"})
     log = _Log()
     outcome = asyncio.run(
         poll.poll_in_triggerer(FlowServiceHook(), end_time=time.time() + 30, poll_interval=0.05, log=log, run_id=run_id)
@@ -306,7 +307,7 @@ def test_trigger_reads_its_connection_without_sync_calls_on_the_loop(
     hook = FlowServiceHook()
     flow_id = create_table_flow(hook)
     run_ids = [
-        hook.create_run(flow_id, JAN1 + n * DAY, JAN1 + (n + 1) * DAY, start_time=JAN1, delta_column={"name": "u"})[0]
+        start_run(hook, flow_id, JAN1 + n * DAY, JAN1 + (n + 1) * DAY, start_time=JAN1, delta_column={"name": "u"})[0]
         for n in range(5)
     ]
 
