@@ -29,8 +29,24 @@ def _check_airflow_version() -> None:
 
 _check_airflow_version()
 
+from airflow_flowservice import registry  # noqa: E402  (after the version check: the registry imports nothing)
+
 CONN_TYPE = "adobe_flowservice"
 DEFAULT_CONN_ID = "flowservice_default"
+INTEGRATION = "Adobe Experience Platform Flow Service"
+
+
+def _module_lists() -> dict[str, list[dict[str, Any]]]:
+    """The ``hooks``, ``operators``, ``sensors`` and ``triggers`` entries, from the registry of public classes."""
+    return {
+        kind: [{"integration-name": INTEGRATION, "python-modules": registry.modules(classes)}]
+        for kind, classes in (
+            ("hooks", registry.HOOKS),
+            ("operators", registry.OPERATORS),
+            ("sensors", registry.SENSORS),
+            ("triggers", registry.TRIGGERS),
+        )
+    }
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -104,39 +120,6 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
-        "hooks": [
-            {
-                "integration-name": "Adobe Experience Platform Flow Service",
-                "python-modules": ["airflow_flowservice.hooks.flowservice"],
-            }
-        ],
-        "operators": [
-            {
-                "integration-name": "Adobe Experience Platform Flow Service",
-                "python-modules": [
-                    "airflow_flowservice.operators.apply",
-                    "airflow_flowservice.operators.dataflow",
-                    "airflow_flowservice.operators.entities",
-                    "airflow_flowservice.operators.explore",
-                    "airflow_flowservice.operators.export",
-                    "airflow_flowservice.operators.lifecycle",
-                    "airflow_flowservice.operators.publish",
-                    "airflow_flowservice.operators.runs",
-                    "airflow_flowservice.operators.update",
-                ],
-            }
-        ],
-        "sensors": [
-            {
-                "integration-name": "Adobe Experience Platform Flow Service",
-                "python-modules": ["airflow_flowservice.sensors.run"],
-            }
-        ],
-        "triggers": [
-            {
-                "integration-name": "Adobe Experience Platform Flow Service",
-                "python-modules": ["airflow_flowservice.triggers.run", "airflow_flowservice.triggers.run_event"],
-            }
-        ],
-        "extra-links": ["airflow_flowservice.links.FlowServiceRunLink"],
+        **_module_lists(),
+        "extra-links": [f"{module}.{name}" for name, module in registry.EXTRA_LINKS.items()],
     }

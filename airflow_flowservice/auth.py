@@ -55,6 +55,11 @@ class FlowServiceCredentials:
         digest = hashlib.sha256(self.client_secret.encode()).hexdigest()
         return (self.ims_url, self.client_id, digest, self.scopes)
 
+    @property
+    def service_key(self) -> tuple[str, ...]:
+        """Key of what calls with these credentials may share (a client, a poller): token, org, sandbox, API."""
+        return (*self.cache_key, self.org_id, self.sandbox, self.api_url)
+
 
 @dataclass
 class AccessToken:

@@ -68,8 +68,8 @@ def _hook(conn_id: str) -> FlowServiceHook:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from airflow_flowservice.dataflows.export import export_dataflows
-    from airflow_flowservice.dataflows.spec_file import dump_spec
+    from airflow_flowservice.as_code.snapshot import export_dataflows
+    from airflow_flowservice.as_code.spec_file import dump_spec
     from airflow_flowservice.exceptions import FlowServiceConfigError
 
     conn_ids: dict[str, str] = {}
@@ -89,8 +89,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from airflow_flowservice.dataflows.plan import make_plan
-    from airflow_flowservice.dataflows.spec_file import load_spec_file
+    from airflow_flowservice.as_code.plan import make_plan
+    from airflow_flowservice.as_code.spec_file import load_spec_file
 
     spec = load_spec_file(args.file)
     plan = make_plan(_hook(args.conn_id), spec, prune=args.prune)
@@ -99,9 +99,9 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from airflow_flowservice.dataflows.apply import apply_plan
-    from airflow_flowservice.dataflows.plan import make_plan
-    from airflow_flowservice.dataflows.spec_file import load_spec_file
+    from airflow_flowservice.as_code.apply import apply_plan
+    from airflow_flowservice.as_code.plan import make_plan
+    from airflow_flowservice.as_code.spec_file import load_spec_file
 
     spec = load_spec_file(args.file)
     hook = _hook(args.conn_id)

@@ -5,7 +5,7 @@ responses interpreted once (:func:`parse_response`); :class:`FlowServiceClient` 
 :class:`AsyncFlowServiceClient` only differ in how they send and sleep. Retries use tenacity
 with the same policy on both paths.
 
-Retry rules (DESIGN.md "Retries"):
+Retry rules:
 
 * connect errors (the request never left) and 429 are retried for every call;
 * 5xx and broken connections after the request was sent are retried only for safe calls
@@ -381,7 +381,7 @@ MAX_IN_FLIGHT = 20
 def ssl_context() -> ssl.SSLContext:
     """httpx's default TLS context, built once per process and shared by every client.
 
-    Building one costs 25-30 ms (it loads the CA bundle), which every hook would otherwise pay.
+    Building one loads the CA bundle, which every hook would otherwise pay for (BENCHMARKS.md section 3).
     """
     return httpx.create_ssl_context()
 

@@ -2,15 +2,15 @@
 
 Each error carries the HTTP status, the Flow Service / gateway code (``1386-400``, ``401013``), the
 server's message and the request id, and renders them as one readable line for task logs. Nothing
-in here ever holds a credential or an access token.
+in here ever holds a credential or an access token, and nothing here knows Airflow: the Airflow-facing
+classes (operators, sensors) raise the errors that no retry can heal as Airflow's
+``AirflowFailException`` too (:mod:`airflow_flowservice.operators.failures`).
 """
 
 from __future__ import annotations
 
 import copy
 import re
-
-from airflow_flowservice._compat import AirflowFailException  # the class the task runner catches, per line
 
 #: At most this many characters of one unbroken piece of input are echoed back in a message.
 ECHO_LIMIT = 200
@@ -69,11 +69,10 @@ class FlowServiceError(Exception):
         return new
 
 
-class FlowServiceConfigError(FlowServiceError, ValueError, AirflowFailException):
+class FlowServiceConfigError(FlowServiceError, ValueError):
     """The Airflow connection or an operator argument is invalid; raised before any API call.
 
-    A retry of the task would fail the same way, so it fails the task without retry (it is an
-    ``AirflowFailException``).
+    A retry of the task would fail the same way: raised by a task, it fails the task without retry.
     """
 
 
@@ -125,17 +124,20 @@ class FlowServiceTransportError(FlowServiceError):
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
-class FlowServiceRunFailedError(FlowServiceError, AirflowFailException):
+class FlowServiceRunFailedError(FlowServiceError):
     """A flow run finished unsuccessfully, or broke the failed-records policy.
 
-    A retry of the task would adopt the same finished run and judge it the same way, so it fails the
-    task without retry (it is an ``AirflowFailException``). ``FlowServiceTriggerRunOperator`` with
-    ``retrigger_failed=True`` raises a plain :class:`FlowServiceError` instead, as a retry re-triggers the run.
+    A retry of the task would adopt the same finished run and judge it the same way: raised by a task,
+    it fails the task without retry. ``FlowServiceTriggerRunOperator`` with ``retrigger_failed=True``
+    raises a plain :class:`FlowServiceError` instead, as a retry re-triggers the run.
     """
 
 
 class FlowServiceDuplicateRunsError(FlowServiceError):
-    """A window has more than one run (two tasks started it concurrently); ``run_ids`` names them all."""
+    """A window has more than one run (two tasks started it concurrently); ``run_ids`` names them all.
+
+    Raised by a task, it fails the task without retry: a retry would adopt one run and hide the other.
+    """
 
     def __init__(self, message: str, *, run_ids: list[str]) -> None:
         self.run_ids = run_ids
@@ -152,3 +154,11 @@ class FlowServiceEntityExistsError(FlowServiceError):
 
 class FlowServicePlanStaleError(FlowServiceConflictError):
     """An entity changed in the service after a dataflows-as-code plan was made (``PATCH`` answered 412)."""
+
+
+#: The errors no retry of a task can heal: the Airflow-facing classes fail their task at once on them.
+FAILS_WITHOUT_RETRY: tuple[type[FlowServiceError], ...] = (
+    FlowServiceConfigError,
+    FlowServiceRunFailedError,
+    FlowServiceDuplicateRunsError,
+)

@@ -313,21 +313,21 @@ def provider_job(win: tuple[int, int]) -> tuple[str, float]:
         poll_interval=POLL,
         timeout=60,
     )
-    from airflow_flowservice.runs.wait import RunWait
+    from airflow_flowservice.operators.waiting import RunWaitMixin
 
     run_started = 0.0
-    original = RunWait.announce
+    original = RunWaitMixin.announce_run
 
-    def announce(self: RunWait, context: Any, flow_id: str, run_id: str) -> None:  # the run exists from here on
+    def announce(self: RunWaitMixin, context: Any, flow_id: str, run_id: str) -> None:  # the run exists from here on
         nonlocal run_started
         run_started = time.perf_counter() - started
         original(self, context, flow_id, run_id)
 
-    RunWait.announce = announce  # type: ignore[method-assign]
+    RunWaitMixin.announce_run = announce  # type: ignore[method-assign]
     try:
         run_id = trigger.execute(context)
     finally:
-        RunWait.announce = original  # type: ignore[method-assign]
+        RunWaitMixin.announce_run = original  # type: ignore[method-assign]
     return str(run_id), run_started
 
 

@@ -284,14 +284,19 @@ class FlowServiceHook(BaseHook):
             self.credentials, retry_policy=self.retry_policy, timeout=self.timeout, on_new_token=_mask
         )
 
-    async def get_async_client(self) -> AsyncFlowServiceClient:
-        """The async client shared by every hook with the same credentials on this event loop."""
+    async def acredentials(self) -> FlowServiceCredentials:
+        """:attr:`credentials`, read without blocking the event loop (shared by the waits starting together)."""
         if "credentials" not in self.__dict__:
             self.__dict__["credentials"] = await self._async_credentials()
         creds: FlowServiceCredentials = self.__dict__["credentials"]
+        return creds
+
+    async def get_async_client(self) -> AsyncFlowServiceClient:
+        """The async client shared by every hook with the same credentials on this event loop."""
+        creds = await self.acredentials()
         loop = asyncio.get_running_loop()
         clients = _ASYNC_CLIENTS.setdefault(loop, {})
-        key = (*creds.cache_key, creds.org_id, creds.sandbox, creds.api_url)
+        key = creds.service_key
         client = clients.get(key)
         if client is None:
             client = clients[key] = AsyncFlowServiceClient(
@@ -327,6 +332,13 @@ class FlowServiceHook(BaseHook):
         return self._get_one(
             api_path("/connectionSpecs/{spec_id}", spec_id=spec_id), ConnectionSpec, "connection spec", spec_id
         )
+
+    def find_connection_spec(self, name: str) -> ConnectionSpec:
+        """``GET /connectionSpecs?property=name=="<name>"`` (e.g. ``Amazon S3``)."""
+        items = list(self.client.iter_items("/connectionSpecs", [name_filter(name)]))
+        if not items:
+            raise FlowServiceNotFoundError(f"no connection spec is named {name!r}", status=404)
+        return ConnectionSpec.model_validate(items[0])
 
     def get_flow_spec(self, spec_id: str) -> FlowSpec:
         """``GET /flowSpecs/{id}``."""

@@ -1,10 +1,10 @@
 """The base every Flow Service operator stands on: connection id and a lazily built hook.
 
-Import rule for operator and sensor modules: at module level only ``airflow.sdk``,
-``airflow_flowservice.exceptions``, ``.kinds``, ``.links``, ``.ui`` and this module; the hook, the client,
-the pydantic models and the dataflow and runs layers are imported inside the methods that run at execute
-time. DAG files are parsed in fresh processes over and over, and these imports would cost ~40 ms a
-parse (BENCHMARKS.md, section 3).
+Import rule for operator and sensor modules: at module level only ``airflow.sdk`` and the light modules
+(``exceptions``, ``kinds``, ``links``, ``ui``, ``registry``, ``operators.arguments``, ``.failures``,
+``.waiting`` and this one); the hook, the client, the pydantic models and the dataflow and runs layers
+are imported inside the methods that run at execute time. DAG files are parsed in fresh processes over
+and over (``tests/unit/test_import_cost.py`` holds the rule; BENCHMARKS.md section 3 measures the cost).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice import DEFAULT_CONN_ID
 from airflow_flowservice._compat import BaseOperator
+from airflow_flowservice.operators.arguments import DeclaredArguments, argument
+from airflow_flowservice.operators.failures import FailsWithoutRetry
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -22,29 +24,27 @@ if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
 
 
-class FlowServiceBaseOperator(BaseOperator):
+class FlowServiceBaseOperator(DeclaredArguments, FailsWithoutRetry, BaseOperator):
     """
     Base class of the Flow Service operators.
 
-    :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``.
-        Default ``flowservice_default``.
-    :param api_retry_policy: retry limits for the API calls this task makes
-        (:class:`~airflow_flowservice.client.RetryPolicy`); ``None`` keeps the client's defaults.
-        Named so as not to clash with Airflow's own task ``retry_policy``.
+    Its subclasses declare their arguments once, as class attributes
+    (:mod:`airflow_flowservice.operators.arguments`), and fail without retry on the errors no retry can
+    heal (:mod:`airflow_flowservice.operators.failures`).
     """
 
     ui_color = "#fa0f00"  # Adobe red
 
-    def __init__(
-        self,
-        *,
-        flowservice_conn_id: str = DEFAULT_CONN_ID,
-        api_retry_policy: RetryPolicy | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.flowservice_conn_id = flowservice_conn_id
-        self.api_retry_policy = api_retry_policy
+    flowservice_conn_id: str = argument(
+        "Airflow connection of type ``adobe_flowservice``.", DEFAULT_CONN_ID, templated=False, validated=False
+    )
+    api_retry_policy: RetryPolicy | None = argument(
+        "retry limits for the API calls this task makes (:class:`~airflow_flowservice.client.RetryPolicy`); "
+        "``None`` keeps the client's defaults. Named so as not to clash with Airflow's own task ``retry_policy``.",
+        None,
+        templated=False,
+        validated=False,
+    )
 
     @cached_property
     def hook(self) -> FlowServiceHook:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 
 if TYPE_CHECKING:
@@ -29,7 +30,12 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
     keys as soon as the part exists. When a step fails, the error names the ids that already exist
     (they are in XCom too); re-running with ``if_exists="reuse"`` finishes the job.
 
-    :param config: the dataflow (templated), e.g.::
+    """
+
+    template_fields_renderers = {"config": "json"}
+
+    config: Mapping[str, Any] | DataflowConfig = argument(
+        """the dataflow, e.g.::
 
             {
                 "base_connection": {"name": "ACME base", "connection_spec_id": "be5ec48c-...",
@@ -45,34 +51,24 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
             }
 
         Each part takes the arguments of its single-entity operator (``params`` for a connection's
-        ``params`` block); see :class:`~airflow_flowservice.inputs.DataflowConfig`.
-    :param draft: create every part with ``mode=draft`` (each spec must support drafts). Default ``False``.
-    :param if_exists: ``"reuse"`` (default) or ``"fail"``, applied to each part.
-    :param auth_params_from_conn_id: an Airflow connection supplying the base connection's auth
-        params (see :class:`~airflow_flowservice.operators.FlowServiceCreateBaseConnectionOperator`)
-        (templated). Default ``None``.
-    :param auth_conn_fields: auth param -> connection field mapping for ``auth_params_from_conn_id``.
-    """
-
-    template_fields: Sequence[str] = ("config", "auth_params_from_conn_id")
-    template_fields_renderers = {"config": "json"}
-
-    def __init__(
-        self,
-        *,
-        config: Mapping[str, Any] | DataflowConfig,
-        draft: bool = False,
-        if_exists: IfExists = "reuse",
-        auth_params_from_conn_id: str | None = None,
-        auth_conn_fields: Mapping[str, str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.config = config
-        self.draft = draft
-        self.if_exists = if_exists
-        self.auth_params_from_conn_id = auth_params_from_conn_id
-        self.auth_conn_fields = auth_conn_fields
+        ``params`` block); see :class:`~airflow_flowservice.inputs.DataflowConfig`."""
+    )
+    draft: bool = argument(
+        "create every part with ``mode=draft`` (each spec must support drafts).", False, templated=False
+    )
+    if_exists: IfExists = argument(
+        '``"reuse"`` (default) or ``"fail"``, applied to each part.', "reuse", templated=False
+    )
+    auth_params_from_conn_id: str | None = argument(
+        "an Airflow connection supplying the base connection's auth params (see "
+        ":class:`~airflow_flowservice.operators.FlowServiceCreateBaseConnectionOperator`). Default none.",
+        None,
+    )
+    auth_conn_fields: Mapping[str, str] | None = argument(
+        "auth param -> connection field mapping for ``auth_params_from_conn_id``. Default none.",
+        None,
+        templated=False,
+    )
 
     def execute(self, context: Context) -> dict[str, str | None]:
         from airflow_flowservice.dataflows.credentials import auth_params_from_connection

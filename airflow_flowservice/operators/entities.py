@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_flowservice.kinds import EntityKind
+from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator, push_ref
 
 if TYPE_CHECKING:
@@ -20,18 +21,27 @@ if TYPE_CHECKING:
     from airflow_flowservice.dataflows.ensure import EnsuredEntity
     from airflow_flowservice.validation import IfExists
 
-_CONN_TEMPLATE_FIELDS = ("name", "description", "connection_spec_id", "connection_spec_version", "extra_body")
-
 
 class _CreateEntityOperator(FlowServiceBaseOperator):
-    """Shared by the create operators: ``draft``, ``if_exists``, and the XCom pushes."""
+    """Shared by the create operators: ``draft``, ``if_exists``, the input model and the XCom pushes."""
 
     kind: ClassVar[EntityKind]
+    #: The pydantic model (in ``airflow_flowservice.inputs``) the validated arguments are checked with.
+    input_model: ClassVar[str]
 
-    def __init__(self, *, draft: bool = False, if_exists: IfExists = "reuse", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.draft = draft
-        self.if_exists = if_exists
+    draft: bool = argument(
+        "create with ``mode=draft`` (publish it later); the spec must support drafts (checked first).",
+        False,
+        templated=False,
+        validated=False,
+    )
+    if_exists: IfExists = argument(
+        '``"reuse"`` (default) reuses an entity of the same name when what it was created from matches (spec, '
+        'connections), and fails naming the existing id when it does not; ``"fail"`` fails on any.',
+        "reuse",
+        templated=False,
+        validated=False,
+    )
 
     def execute(self, context: Context) -> str:
         from airflow_flowservice.validation import check_if_exists
@@ -45,87 +55,71 @@ class _CreateEntityOperator(FlowServiceBaseOperator):
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
         """Validate the input, then create or reuse the entity."""
 
+    def validated(self, **options: Any) -> Any:
+        """The validated arguments as an instance of :attr:`input_model` (a config error names the bad one)."""
+        from airflow_flowservice import inputs
+        from airflow_flowservice.validation import validate_input
 
-class FlowServiceCreateBaseConnectionOperator(_CreateEntityOperator):
+        return validate_input(getattr(inputs, self.input_model), self.model_input(), **options)
+
+
+class _CreateConnectionBase(_CreateEntityOperator):
+    """The arguments every connection (base, source or target) has."""
+
+    name: str = argument("name, unique in the sandbox.")
+    connection_spec_id: str = argument(
+        'connection spec id (UUID), e.g. ``"be5ec48c-5b78-49d5-b8fa-7c89ec4569b8"`` (Azure File Storage).'
+    )
+    description: str | None = argument("description. Default none.", None)
+    connection_spec_version: str = argument("connection spec version.", "1.0")
+    extra_body: dict[str, Any] | None = argument(
+        'more top-level body fields, e.g. ``{"labels": [...]}``. Default none.', None
+    )
+
+
+class FlowServiceCreateBaseConnectionOperator(_CreateConnectionBase):
     """
     Create a base connection (an account: ``auth`` for one connection spec), or reuse one of the same name.
 
     Before creating, reads the connection spec and checks that ``auth_spec_name`` is one of its
     ``authSpec`` entries and that every param it requires is given, and, with ``draft=True``, that
     the spec supports drafts. Returns the id; pushes XCom ``id``, ``etag`` and ``created``.
-
-    :param name: name of the base connection, unique in the sandbox (templated).
-    :param connection_spec_id: connection spec id (UUID), e.g. ``"be5ec48c-5b78-49d5-b8fa-7c89ec4569b8"``
-        for Azure File Storage (templated).
-    :param auth_spec_name: the auth method, an ``authSpec[].name`` of the spec, e.g.
-        ``"Basic Authentication"`` (templated). Omit for specs without credentials.
-    :param auth_params: auth params, e.g. ``{"host": "...", "userid": "..."}`` (templated). Prefer
-        ``auth_params_from_conn_id`` for secrets. They win over the connection's values.
-    :param auth_params_from_conn_id: an Airflow connection whose fields supply auth params, so DAG
-        files hold no secrets (templated). Default mapping: login -> ``username``, password ->
-        ``password``, host -> ``host``, every extra key -> a param of that name. Default ``None``.
-    :param auth_conn_fields: auth param -> connection field (``login``, ``password``, ``host``,
-        ``schema``, ``port``, ``extra.<key>``), replacing the default mapping, e.g.
-        ``{"userid": "login", "password": "password", "host": "extra.endpoint"}``.
-    :param description: description (templated). Default none.
-    :param connection_spec_version: connection spec version (templated). Default ``"1.0"``.
-    :param extra_body: more top-level body fields, e.g. ``{"labels": [...]}`` (templated).
-    :param draft: create with ``mode=draft`` (publish later). Default ``False``.
-    :param if_exists: ``"reuse"`` (default) reuses a base connection of the same name and connection
-        spec, and fails naming the existing id when the spec differs; ``"fail"`` fails on any.
     """
 
     kind = EntityKind.BASE_CONNECTION
-    template_fields: Sequence[str] = (
-        *_CONN_TEMPLATE_FIELDS,
-        "auth_spec_name",
-        "auth_params",
-        "auth_params_from_conn_id",
-    )
+    input_model = "BaseConnectionInput"
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        connection_spec_id: str,
-        auth_spec_name: str | None = None,
-        auth_params: dict[str, Any] | None = None,
-        auth_params_from_conn_id: str | None = None,
-        auth_conn_fields: Mapping[str, str] | None = None,
-        description: str | None = None,
-        connection_spec_version: str = "1.0",
-        extra_body: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.name = name
-        self.connection_spec_id = connection_spec_id
-        self.auth_spec_name = auth_spec_name
-        self.auth_params = auth_params
-        self.auth_params_from_conn_id = auth_params_from_conn_id
-        self.auth_conn_fields = auth_conn_fields
-        self.description = description
-        self.connection_spec_version = connection_spec_version
-        self.extra_body = extra_body
+    auth_spec_name: str | None = argument(
+        'the auth method, an ``authSpec[].name`` of the spec, e.g. ``"Basic Authentication"``. Omit for '
+        "specs without credentials.",
+        None,
+    )
+    auth_params: dict[str, Any] | None = argument(
+        'auth params, e.g. ``{"host": "...", "userid": "..."}``. Prefer ``auth_params_from_conn_id`` for '
+        "secrets; these win over the connection's values. Default none.",
+        None,
+    )
+    auth_params_from_conn_id: str | None = argument(
+        "an Airflow connection whose fields supply auth params, so DAG files hold no secrets. Default mapping: "
+        "login -> ``username``, password -> ``password``, host -> ``host``, every extra key -> a param of that "
+        "name. Default none.",
+        None,
+        validated=False,
+    )
+    auth_conn_fields: Mapping[str, str] | None = argument(
+        "auth param -> connection field (``login``, ``password``, ``host``, ``schema``, ``port``, "
+        '``extra.<key>``), replacing the default mapping, e.g. ``{"userid": "login", "password": '
+        '"password", "host": "extra.endpoint"}``. Default none.',
+        None,
+        templated=False,
+        validated=False,
+    )
 
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
         from airflow_flowservice.dataflows.credentials import auth_params_from_connection
         from airflow_flowservice.dataflows.ensure import create_base_connection
-        from airflow_flowservice.inputs import BaseConnectionInput
-        from airflow_flowservice.validation import validate_input
 
-        inp = validate_input(
-            BaseConnectionInput,
-            {
-                "name": self.name,
-                "description": self.description,
-                "connection_spec_id": self.connection_spec_id,
-                "connection_spec_version": self.connection_spec_version,
-                "auth_spec_name": self.auth_spec_name,
-                "auth_params": self.auth_params,
-                "extra_body": self.extra_body,
-            },
-        )
+        inp = self.validated()
         from_conn = (
             auth_params_from_connection(self.hook, self.auth_params_from_conn_id, self.auth_conn_fields)
             if self.auth_params_from_conn_id
@@ -134,52 +128,31 @@ class FlowServiceCreateBaseConnectionOperator(_CreateEntityOperator):
         return create_base_connection(self.hook, inp, draft=self.draft, if_exists=if_exists, auth_params=from_conn)
 
 
-class _CreateConnectionOperator(_CreateEntityOperator):
-    template_fields: Sequence[str] = (*_CONN_TEMPLATE_FIELDS, "base_connection_id", "data", "connection_params")
+class _CreateConnectionOperator(_CreateConnectionBase):
+    """A source or target connection: the base connection it goes through, its ``data`` and ``params``."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        connection_spec_id: str,
-        base_connection_id: str | None = None,
-        data: dict[str, Any] | None = None,
-        connection_params: dict[str, Any] | None = None,
-        description: str | None = None,
-        connection_spec_version: str = "1.0",
-        extra_body: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.name = name
-        self.connection_spec_id = connection_spec_id
-        self.base_connection_id = base_connection_id
-        self.data = data
-        self.connection_params = connection_params
-        self.description = description
-        self.connection_spec_version = connection_spec_version
-        self.extra_body = extra_body
+    base_connection_id: str | None = argument(
+        "the base connection (account) it goes through, e.g. ``create_base.output``. Default none (the data "
+        "lake needs none).",
+        None,
+    )
+    data: dict[str, Any] | None = argument(
+        'the ``data`` block, e.g. ``{"format": "delimited"}`` for a source or ``{"schema": {"id": '
+        '"...", "version": "..."}}`` for a target. Default none.',
+        None,
+    )
+    connection_params: dict[str, Any] | None = argument(
+        'the ``params`` block, e.g. ``{"path": "/acme/account.csv", "type": "file"}`` for a source or '
+        '``{"dataSetId": "..."}`` for a target (named so as not to clash with Airflow\'s ``params``). '
+        "Default none.",
+        None,
+        model_field="params",
+    )
 
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
         from airflow_flowservice.dataflows.ensure import create_connection
-        from airflow_flowservice.inputs import SourceConnectionInput, TargetConnectionInput
-        from airflow_flowservice.validation import validate_input
 
-        model = SourceConnectionInput if self.kind == EntityKind.SOURCE_CONNECTION else TargetConnectionInput
-        inp = validate_input(
-            model,
-            {
-                "name": self.name,
-                "description": self.description,
-                "connection_spec_id": self.connection_spec_id,
-                "connection_spec_version": self.connection_spec_version,
-                "base_connection_id": self.base_connection_id,
-                "data": self.data,
-                "params": self.connection_params,
-                "extra_body": self.extra_body,
-            },
-            rename={"params": "connection_params"},
-        )
+        inp = self.validated(rename={"params": "connection_params"})
         return create_connection(self.hook, self.kind, inp, draft=self.draft, if_exists=if_exists)
 
 
@@ -187,49 +160,26 @@ class FlowServiceCreateSourceConnectionOperator(_CreateConnectionOperator):
     """
     Create a source connection (what to read), or reuse one of the same name.
 
-    With ``draft=True`` the connection spec must support drafts (checked first). Returns the id;
-    pushes XCom ``id``, ``etag`` and ``created``.
-
-    :param name: name, unique in the sandbox (templated).
-    :param connection_spec_id: connection spec id (UUID) of the source (templated).
-    :param base_connection_id: the base connection (account) it reads through (templated), e.g.
-        ``create_base.output``. Default none (sources without an account, e.g. the data lake).
-    :param data: the ``data`` block, e.g. ``{"format": "delimited"}`` (templated).
-    :param connection_params: the ``params`` block, e.g. ``{"path": "/acme/account.csv", "type": "file"}``
-        (templated; named so as not to clash with Airflow's ``params``).
-    :param description: description (templated). Default none.
-    :param connection_spec_version: connection spec version (templated). Default ``"1.0"``.
-    :param extra_body: more top-level body fields (templated).
-    :param draft: create with ``mode=draft``. Default ``False``.
-    :param if_exists: ``"reuse"`` (default): reuse a source connection of the same name when its
-        connection spec and base connection match, else fail naming the existing id; ``"fail"``.
+    With ``draft=True`` the connection spec must support drafts (checked first). ``if_exists="reuse"``
+    reuses a source connection of the same name when its connection spec and base connection match.
+    Returns the id; pushes XCom ``id``, ``etag`` and ``created``.
     """
 
     kind = EntityKind.SOURCE_CONNECTION
+    input_model = "SourceConnectionInput"
 
 
 class FlowServiceCreateTargetConnectionOperator(_CreateConnectionOperator):
     """
     Create a target connection (where to write), or reuse one of the same name.
 
-    With ``draft=True`` the connection spec must support drafts (checked first). Returns the id;
-    pushes XCom ``id``, ``etag`` and ``created``.
-
-    :param name: name, unique in the sandbox (templated).
-    :param connection_spec_id: connection spec id (UUID), e.g. the data lake
-        ``"c604ff05-7f1a-43c0-8e18-33bf874cb11c"`` (templated).
-    :param base_connection_id: the base connection it writes through (templated). Default none
-        (the data lake target needs none).
-    :param data: the ``data`` block, e.g. ``{"schema": {"id": "...", "version": "..."}}`` (templated).
-    :param connection_params: the ``params`` block, e.g. ``{"dataSetId": "..."}`` (templated).
-    :param description: description (templated). Default none.
-    :param connection_spec_version: connection spec version (templated). Default ``"1.0"``.
-    :param extra_body: more top-level body fields (templated).
-    :param draft: create with ``mode=draft``. Default ``False``.
-    :param if_exists: ``"reuse"`` (default) or ``"fail"``, as for source connections.
+    With ``draft=True`` the connection spec must support drafts (checked first); the data lake target
+    (``"c604ff05-7f1a-43c0-8e18-33bf874cb11c"``) needs no base connection. Returns the id; pushes XCom
+    ``id``, ``etag`` and ``created``.
     """
 
     kind = EntityKind.TARGET_CONNECTION
+    input_model = "TargetConnectionInput"
 
 
 class FlowServiceCreateFlowOperator(_CreateEntityOperator):
@@ -238,89 +188,43 @@ class FlowServiceCreateFlowOperator(_CreateEntityOperator):
 
     ``schedule_params`` are checked like the flow spec's schedule before any call. With
     ``draft=True`` the flow spec must support drafts (checked first) and connections and schedule
-    may be left out. Returns the flow id; pushes XCom ``id``, ``etag`` and ``created``.
-
-    :param name: name, unique in the sandbox (templated).
-    :param flow_spec_id: flow spec id (UUID) (templated). Give this or ``flow_spec_name``.
-    :param flow_spec_name: flow spec name, e.g. ``"CloudStorageToAEP"``, looked up once (templated).
-    :param source_connection_ids: source connection id(s) (templated), e.g. ``[create_source.output]``.
-    :param target_connection_ids: target connection id(s) (templated).
-    :param schedule_params: ``{"start_time": <epoch seconds>, "frequency": "once|minute|hour|day|week",
-        "interval": <n>, "backfill": <bool>}`` (templated; ``startTime`` spelling accepted). ``start_time``
-        takes epoch seconds, a digit string, an aware datetime or an ISO 8601 string with offset
-        (``"{{ data_interval_start }}"``); ``interval`` >= 15 for ``minute``, none with ``once``.
-        Required unless ``draft``.
-    :param transformations: e.g. ``[{"name": "Mapping", "params": {"mappingId": "...", "mappingVersion": "0"}}]``
-        (templated). Default none.
-    :param description: description (templated). Default none.
-    :param flow_spec_version: flow spec version (templated). Default ``"1.0"``.
-    :param extra_body: more top-level body fields, e.g. ``{"options": {"partialIngestionPercent": 5}}``
-        (templated).
-    :param draft: create with ``mode=draft``. Default ``False``.
-    :param if_exists: ``"reuse"`` (default): reuse a flow of the same name when its flow spec (and the
-        given connections) match, else fail naming the existing id; ``"fail"``.
+    may be left out. ``if_exists="reuse"`` reuses a flow of the same name when its flow spec (and the
+    given connections) match. Returns the flow id; pushes XCom ``id``, ``etag`` and ``created``.
     """
 
     kind = EntityKind.FLOW
-    template_fields: Sequence[str] = (
-        "name",
-        "description",
-        "flow_spec_id",
-        "flow_spec_name",
-        "flow_spec_version",
-        "source_connection_ids",
-        "target_connection_ids",
-        "transformations",
-        "schedule_params",
-        "extra_body",
-    )
+    input_model = "FlowInput"
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        flow_spec_id: str | None = None,
-        flow_spec_name: str | None = None,
-        source_connection_ids: Sequence[str] | str | None = None,
-        target_connection_ids: Sequence[str] | str | None = None,
-        schedule_params: Mapping[str, Any] | None = None,
-        transformations: list[dict[str, Any]] | None = None,
-        description: str | None = None,
-        flow_spec_version: str = "1.0",
-        extra_body: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.name = name
-        self.flow_spec_id = flow_spec_id
-        self.flow_spec_name = flow_spec_name
-        self.source_connection_ids = source_connection_ids
-        self.target_connection_ids = target_connection_ids
-        self.schedule_params = schedule_params
-        self.transformations = transformations
-        self.description = description
-        self.flow_spec_version = flow_spec_version
-        self.extra_body = extra_body
+    name: str = argument("name, unique in the sandbox.")
+    flow_spec_id: str | None = argument("flow spec id (UUID). Give this or ``flow_spec_name``.", None)
+    flow_spec_name: str | None = argument(
+        'flow spec name, e.g. ``"CloudStorageToAEP"``, looked up once. Give this or ``flow_spec_id``.', None
+    )
+    source_connection_ids: Sequence[str] | str | None = argument(
+        "source connection id(s), e.g. ``[create_source.output]``. Required unless ``draft``.", None
+    )
+    target_connection_ids: Sequence[str] | str | None = argument(
+        "target connection id(s). Required unless ``draft``.", None
+    )
+    schedule_params: Mapping[str, Any] | None = argument(
+        '``{"start_time": <epoch seconds>, "frequency": "once|minute|hour|day|week", "interval": <n>, '
+        '"backfill": <bool>}`` (``startTime`` spelling accepted). ``start_time`` takes epoch seconds, a digit '
+        'string, an aware datetime or an ISO 8601 string with offset (``"{{ data_interval_start }}"``); '
+        "``interval`` >= 15 for ``minute``, none with ``once``. Required unless ``draft``.",
+        None,
+    )
+    transformations: list[dict[str, Any]] | None = argument(
+        'e.g. ``[{"name": "Mapping", "params": {"mappingId": "...", "mappingVersion": "0"}}]``. Default none.',
+        None,
+    )
+    description: str | None = argument("description. Default none.", None)
+    flow_spec_version: str = argument("flow spec version.", "1.0")
+    extra_body: dict[str, Any] | None = argument(
+        'more top-level body fields, e.g. ``{"options": {"partialIngestionPercent": 5}}``. Default none.', None
+    )
 
     def ensure(self, if_exists: IfExists) -> EnsuredEntity:
         from airflow_flowservice.dataflows.ensure import create_flow
-        from airflow_flowservice.inputs import FlowInput
-        from airflow_flowservice.validation import validate_input
 
-        inp = validate_input(
-            FlowInput,
-            {
-                "name": self.name,
-                "description": self.description,
-                "flow_spec_id": self.flow_spec_id,
-                "flow_spec_name": self.flow_spec_name,
-                "flow_spec_version": self.flow_spec_version,
-                "source_connection_ids": self.source_connection_ids,
-                "target_connection_ids": self.target_connection_ids,
-                "transformations": self.transformations,
-                "schedule_params": self.schedule_params,
-                "extra_body": self.extra_body,
-            },
-            context={"draft": self.draft},
-        )
+        inp = self.validated(context={"draft": self.draft})
         return create_flow(self.hook, inp, draft=self.draft, if_exists=if_exists)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
+from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 
 if TYPE_CHECKING:
@@ -20,32 +20,15 @@ class FlowServiceExploreOperator(FlowServiceBaseOperator):
     source params base64-encoded as ``sourceParams`` (Adobe's Mailchimp source guides), and returns
     ``{"rows": [...], "columns": [{"name", "type"}], "row_count": n}`` (also the XCom value).
 
-    :param base_connection_id: id of the source's base connection (templated).
-    :param source_params: the params identifying the object to preview, e.g.
-        ``{"campaignId": "c66a200cda"}`` (templated).
-    :param object_name: ``object`` query param. Default ``"json"``.
-    :param file_type: ``fileType`` query param. Default ``"json"``.
-    :param max_rows: keep at most this many preview rows in the result (XCom size). Default 100.
     """
 
-    template_fields: Sequence[str] = ("base_connection_id", "source_params")
-
-    def __init__(
-        self,
-        *,
-        base_connection_id: str,
-        source_params: dict[str, Any],
-        object_name: str = "json",
-        file_type: str = "json",
-        max_rows: int = 100,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.base_connection_id = base_connection_id
-        self.source_params = source_params
-        self.object_name = object_name
-        self.file_type = file_type
-        self.max_rows = max_rows
+    base_connection_id: str = argument("id of the source's base connection.")
+    source_params: dict[str, Any] = argument(
+        'the params identifying the object to preview, e.g. ``{"campaignId": "c66a200cda"}``.'
+    )
+    object_name: str = argument("``object`` query param.", "json", templated=False)
+    file_type: str = argument("``fileType`` query param.", "json", templated=False)
+    max_rows: int = argument("keep at most this many preview rows in the result (XCom size).", 100, templated=False)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_flowservice.dataflows.preview import infer_columns, preview_rows

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceNotFoundError
 from airflow_flowservice.kinds import EntityKind
+from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator, push_ref
 
 if TYPE_CHECKING:
@@ -30,36 +31,25 @@ class FlowServiceDeleteOperator(FlowServiceBaseOperator):
 
     Returns ``[{"kind", "id", "action": "deleted"|"already deleted"|"kept", "reason"}, ...]``.
 
-    :param entity_id: the entity to delete (templated), a flow unless ``kind`` says otherwise.
-    :param kind: ``flows`` (default), ``sourceConnections``, ``targetConnections`` or
-        ``connections`` (base) (templated).
-    :param cascade: also delete what the entity depends on (connections, base connections).
-        Default ``False``.
-    :param dataflow_ids: instead of ``entity_id``: ``{"flow_id", "source_connection_id",
-        "target_connection_id", "base_connection_id"}`` (``None`` values skipped) (templated), e.g.
-        ``create_dataflow.output``.
-    :param missing_ok: an entity that is already gone (404) is logged as "already deleted" instead of
-        failing the task. Default ``False``.
     """
 
-    template_fields: Sequence[str] = ("entity_id", "kind", "dataflow_ids")
-
-    def __init__(
-        self,
-        *,
-        entity_id: str | None = None,
-        kind: str = "flows",
-        cascade: bool = False,
-        dataflow_ids: Mapping[str, str | None] | None = None,
-        missing_ok: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.entity_id = entity_id
-        self.kind = kind
-        self.cascade = cascade
-        self.dataflow_ids = dataflow_ids
-        self.missing_ok = missing_ok
+    entity_id: str | None = argument("the entity to delete, a flow unless ``kind`` says otherwise. Default none.", None)
+    kind: str = argument(
+        "``flows`` (default), ``sourceConnections``, ``targetConnections`` or ``connections`` (base).", "flows"
+    )
+    cascade: bool = argument(
+        "also delete what the entity depends on (connections, base connections).", False, templated=False
+    )
+    dataflow_ids: Mapping[str, str | None] | None = argument(
+        'instead of ``entity_id``: ``{"flow_id", "source_connection_id", "target_connection_id", '
+        '"base_connection_id"}`` (``None`` values skipped), e.g. ``create_dataflow.output``. Default none.',
+        None,
+    )
+    missing_ok: bool = argument(
+        'an entity that is already gone (404) is logged as "already deleted" instead of failing the task.',
+        False,
+        templated=False,
+    )
 
     def execute(self, context: Context) -> list[dict[str, str]]:
         from airflow_flowservice.dataflows.delete import delete_entities
@@ -122,16 +112,10 @@ class FlowServiceSetFlowStateOperator(FlowServiceBaseOperator):
     A disabled flow runs no scheduled or on-demand runs. Setting the state it already has changes
     nothing. Returns the flow id; pushes XCom ``id`` and ``etag``.
 
-    :param flow_id: the flow (templated).
-    :param state: ``"enabled"`` or ``"disabled"`` (``"enable"``/``"disable"`` accepted) (templated).
     """
 
-    template_fields: Sequence[str] = ("flow_id", "state")
-
-    def __init__(self, *, flow_id: str, state: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.flow_id = flow_id
-        self.state = state
+    flow_id: str = argument("the flow.")
+    state: str = argument('``"enabled"`` or ``"disabled"`` (``"enable"``/``"disable"`` accepted).')
 
     def execute(self, context: Context) -> str:
         op = _STATES.get(str(self.state).strip().lower())

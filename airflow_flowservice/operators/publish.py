@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.kinds import EntityKind
+from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator, push_ref
 
 if TYPE_CHECKING:
@@ -32,31 +33,19 @@ class FlowServicePublishOperator(FlowServiceBaseOperator):
     Returns ``{"id", "etag", "published": [ids in order], "already_published": [ids]}`` and pushes
     XCom ``id`` and ``etag`` of the entity itself.
 
-    :param flow_id: the flow to publish (templated), e.g. ``create_flow.output``.
-    :param entity_id: instead of ``flow_id``: any entity id (templated), with ``kind``.
-    :param kind: the kind of ``entity_id``: ``flows``, ``connections`` (base),
-        ``sourceConnections`` or ``targetConnections`` (templated). Default ``flows``.
-    :param dataflow_ids: instead of ``flow_id``: ``{"base_connection_id", "source_connection_id",
-        "target_connection_id", "flow_id"}`` (``None`` values skipped) (templated), e.g.
-        ``create_dataflow.output``.
     """
 
-    template_fields: Sequence[str] = ("flow_id", "entity_id", "kind", "dataflow_ids")
-
-    def __init__(
-        self,
-        *,
-        flow_id: str | None = None,
-        entity_id: str | None = None,
-        kind: str = "flows",
-        dataflow_ids: Mapping[str, str | None] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.flow_id = flow_id
-        self.entity_id = entity_id
-        self.kind = kind
-        self.dataflow_ids = dataflow_ids
+    flow_id: str | None = argument("the flow to publish, e.g. ``create_flow.output``. Default none.", None)
+    entity_id: str | None = argument("instead of ``flow_id``: any entity id, with ``kind``. Default none.", None)
+    kind: str = argument(
+        "the kind of ``entity_id``: ``flows``, ``connections`` (base), ``sourceConnections`` or ``targetConnections``.",
+        "flows",
+    )
+    dataflow_ids: Mapping[str, str | None] | None = argument(
+        'instead of ``flow_id``: ``{"base_connection_id", "source_connection_id", "target_connection_id", '
+        '"flow_id"}`` (``None`` values skipped), e.g. ``create_dataflow.output``. Default none.',
+        None,
+    )
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_flowservice.dataflows.publish import publish_dataflow, publish_in_order

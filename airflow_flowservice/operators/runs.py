@@ -6,94 +6,92 @@ As Adobe's guide "Create a flow run for on-demand ingestion using the Flow Servi
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_flowservice._compat import AirflowFailException, AssetAlias, conf
+from airflow_flowservice._compat import AssetAlias, conf
 from airflow_flowservice.exceptions import (
     FlowServiceBadRequestError,
     FlowServiceConfigError,
-    FlowServiceDuplicateRunsError,
     FlowServiceError,
 )
-from airflow_flowservice.kinds import EntityKind
 from airflow_flowservice.links import FlowServiceRunLink
+from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
+from airflow_flowservice.operators.waiting import RunWaitMixin, WaitSettings
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_flowservice.models import Flow, Run
-    from airflow_flowservice.runs.wait import RunWait
 
 
 def _default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
-class FlowServiceRunOperatorBase(FlowServiceBaseOperator):
+class FlowServiceRunOperatorBase(RunWaitMixin, FlowServiceBaseOperator):
     """
     Base of the operators that produce a run and wait for it: the wait settings and the lineage.
 
-    The waiting itself is :class:`~airflow_flowservice.runs.wait.RunWait`, which the sensor uses too.
-
-    :param wait_for_completion: wait for the run to finish and judge it. Default ``True``.
-    :param poll_interval: seconds between status polls. Default 30.
-    :param timeout: seconds to wait for the run before failing. Default 6 hours.
-    :param deferrable: wait in the triggerer instead of the worker. Default
-        ``[operators] default_deferrable``.
-    :param max_failed_records: fail a successful run with more failed records than this. Default no limit.
-    :param max_failed_ratio: fail a successful run whose failed/read ratio exceeds this (0..1). Default no limit.
-    :param asset_alias: on success, add an Airflow Asset event for each dataset the flow writes to
-        ``AssetAlias(asset_alias)``, which is added to the task's outlets. Default ``None``.
+    The waiting itself is :class:`~airflow_flowservice.operators.waiting.RunWaitMixin`, which the sensor
+    uses too.
     """
 
     operator_extra_links = (FlowServiceRunLink(),)
 
-    def __init__(
-        self,
-        *,
-        wait_for_completion: bool = True,
-        poll_interval: float = 30.0,
-        timeout: float = 6 * 3600.0,
-        deferrable: bool = _default_deferrable(),
-        max_failed_records: int | None = None,
-        max_failed_ratio: float | None = None,
-        asset_alias: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if asset_alias:
+    wait_for_completion: bool = argument("wait for the run to finish and judge it.", True, templated=False)
+    poll_interval: float = argument("seconds between status polls.", 30.0, templated=False)
+    timeout: float = argument(
+        "seconds to wait for the run before failing. Default 6 hours.", 6 * 3600.0, templated=False
+    )
+    deferrable: bool = argument(
+        "wait in the triggerer instead of the worker. Default ``[operators] default_deferrable``.",
+        _default_deferrable(),
+        templated=False,
+    )
+    max_failed_records: int | None = argument(
+        "fail a successful run with more failed records than this. Default no limit.", None, templated=False
+    )
+    max_failed_ratio: float | None = argument(
+        "fail a successful run whose failed/read ratio exceeds this (0..1). Default no limit.", None, templated=False
+    )
+    asset_alias: str | None = argument(
+        "on success, add an Airflow Asset event for each dataset the flow writes (``aep://{org}/{sandbox}/"
+        "{dataset id}``, or the export location) to ``AssetAlias(asset_alias)``, which is added to the task's "
+        "outlets (see ``docs/lineage.md``). Default none (no events).",
+        None,
+        templated=False,
+    )
+
+    _flow: Flow | None = None  # the flow, when this process read it (lineage reads it once)
+
+    def prepare_arguments(self, values: dict[str, Any], kwargs: dict[str, Any]) -> None:
+        """``asset_alias`` joins the task's outlets."""
+        if values["asset_alias"]:
             outlets = kwargs.get("outlets") or []
-            kwargs["outlets"] = [*(outlets if isinstance(outlets, list) else [outlets]), AssetAlias(asset_alias)]
-        super().__init__(**kwargs)
-        self.asset_alias = asset_alias
-        self._flow: Flow | None = None
-        self.wait_for_completion = wait_for_completion
-        self.poll_interval = poll_interval
-        self.wait_timeout = timeout
-        self.deferrable = deferrable
-        self.max_failed_records = max_failed_records
-        self.max_failed_ratio = max_failed_ratio
-        self._flowservice_run_url: str | None = None  # this try's run page (ui.RUN_URL_ATTR), for the link
+            kwargs["outlets"] = [
+                *(outlets if isinstance(outlets, list) else [outlets]),
+                AssetAlias(values["asset_alias"]),
+            ]
 
-    def _run_wait(self) -> RunWait:
-        """The wait of this task (validates the failed-records policy)."""
-        from airflow_flowservice.runs.judge import RunPolicy
-        from airflow_flowservice.runs.wait import RunWait
-        from airflow_flowservice.triggers.run import FlowServiceRunTrigger
-
-        policy = RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
-        return RunWait(self, policy, self.poll_interval, self.wait_timeout, self.deferrable, FlowServiceRunTrigger)
+    def wait_settings(self) -> WaitSettings:
+        """How this task waits (each setting checked: a bad one is a config error naming it)."""
+        return self.checked_wait_settings(
+            max_failed_records=self.max_failed_records,
+            max_failed_ratio=self.max_failed_ratio,
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+            deferrable=self.deferrable,
+        )
 
     def _wait_and_judge(self, context: Context, run_id: str, known: Run | None = None) -> str:
         if not self.wait_for_completion:
             return run_id
-        wait = self._run_wait()
-        return self._finish(context, wait, wait.settle(context, run_id=run_id, known=known))
+        return self._finish(context, self.settle_run(context, run_id=run_id, known=known))
 
-    def _finish(self, context: Context, wait: RunWait, run: Run) -> str:
-        metrics = wait.finish(context, run)
+    def _finish(self, context: Context, run: Run) -> str:
+        metrics = self.finish_run(context, run)
         if self.asset_alias:
             self._emit_assets(context, run, metrics)
         return run.id
@@ -152,8 +150,7 @@ class FlowServiceRunOperatorBase(FlowServiceBaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the deferred wait: judge the run the trigger reported on."""
-        wait = self._run_wait()
-        return self._finish(context, wait, wait.resume(event))
+        return self._finish(context, self.resume_run(event))
 
 
 class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
@@ -178,114 +175,42 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
     Returns the run id; pushes XCom ``run_id``,
     ``window`` (``{"start", "end"}`` epoch seconds), ``flowservice_run_url`` (the extra link) and,
     once finished, ``metrics``.
-
-    :param flow_id: the flow to run (templated).
-    :param window_start: window start: aware datetime, ISO 8601 string or epoch seconds (templated).
-        Default: ``data_interval_start``.
-    :param window_end: window end, same forms (templated). Default: ``data_interval_end``.
-    :param start_time: when the run should start, epoch seconds or datetime (templated). Default now.
-    :param delta_column: the column that separates new from old rows, e.g. ``"updated_at"`` or
-        ``{"name": "updated_at", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}`` (templated).
-    :param retrigger_failed: when the run adopted for this window had failed, re-trigger it
-        (``RE_TRIGGER``) instead of failing the task. Default ``False``.
-    :param wait_for_completion: wait for the run to finish and judge it. Default ``True``.
-    :param poll_interval: seconds between status polls. Default 30.
-    :param timeout: seconds to wait for the run before failing. Default 6 hours.
-    :param deferrable: wait in the triggerer instead of the worker. Default
-        ``[operators] default_deferrable``.
-    :param max_failed_records: fail a successful run with more failed records than this. Default no limit.
-    :param max_failed_ratio: fail a successful run whose failed/read ratio exceeds this (0..1). Default no limit.
-    :param asset_alias: on success, add an Airflow Asset event for each dataset the flow writes
-        (``aep://{org}/{sandbox}/{dataset id}``, or the export location) to ``AssetAlias(asset_alias)``,
-        which is added to the task's outlets (see ``docs/lineage.md``). Default ``None`` (no events).
     """
 
-    template_fields: Sequence[str] = ("flow_id", "window_start", "window_end", "start_time", "delta_column")
-
-    def __init__(
-        self,
-        *,
-        flow_id: str,
-        window_start: Any = None,
-        window_end: Any = None,
-        start_time: Any = None,
-        delta_column: str | dict[str, str] | None = None,
-        retrigger_failed: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.flow_id = flow_id
-        self.window_start = window_start
-        self.window_end = window_end
-        self.start_time = start_time
-        self.delta_column = delta_column
-        self.retrigger_failed = retrigger_failed
-
-    def _explain_refusal(self, flow_id: str, delta: dict[str, str] | None) -> None:
-        """After the service refused ``POST /runs`` (400): read the flow and raise the rule it breaks.
-
-        Returns when no rule of :meth:`_check_flow` explains the refusal (the caller re-raises it).
-        """
-        self._flow = self.hook.get_flow(flow_id)
-        self._check_flow(self._flow, delta)
-
-    def _check_flow(self, flow: Flow, delta: dict[str, str] | None) -> None:
-        """Raise :class:`FlowServiceConfigError` naming the rule of on-demand runs ``flow`` breaks."""
-        if flow.is_draft:
-            raise FlowServiceConfigError(
-                f"flow_id: flow {flow.id} is a draft; publish it first (FlowServicePublishOperator)"
-            )
-        frequency = (flow.schedule_params.frequency if flow.schedule_params else None) or "none"
-        if frequency.lower() != "once":
-            raise FlowServiceConfigError(
-                f"flow_id: flow {flow.id} is scheduled with frequency {frequency!r}; on-demand runs need a flow "
-                "scheduled 'once' (Flow Service error 1386-400). Create the flow with "
-                "schedule_params={'frequency': 'once', ...}"
-            )
-        current = flow.delta_column
-        if current is not None:
-            if delta is not None and delta.get("name") != current.get("name"):
-                raise FlowServiceConfigError(
-                    f"delta_column: {delta['name']!r} differs from the flow's deltaColumn {current.get('name')!r}, "
-                    "set by its first run; it cannot change (Flow Service error 1382-400). Pass "
-                    f"delta_column={current.get('name')!r} or leave it out"
-                )
-            return  # already on the flow: the service takes it from the Copy transformation
-        tabular = any(self._is_tabular(source_id) for source_id in flow.source_connection_ids)
-        if tabular and delta is None:
-            raise FlowServiceConfigError(
-                f"delta_column: flow {flow.id} reads a table and has no deltaColumn yet; its first run needs one "
-                "(Flow Service error 1383-400), e.g. delta_column='updated_at'"
-            )
-        if not tabular and delta is not None:
-            raise FlowServiceConfigError(
-                f"delta_column: flow {flow.id} reads files, which take no deltaColumn; remove delta_column"
-            )
+    flow_id: str = argument("the flow to run.")
+    window_start: Any = argument(
+        "window start: aware datetime, ISO 8601 string or epoch seconds. Default: ``data_interval_start``.", None
+    )
+    window_end: Any = argument("window end, same forms. Default: ``data_interval_end``.", None)
+    start_time: Any = argument("when the run should start, epoch seconds or datetime. Default now.", None)
+    delta_column: str | dict[str, str] | None = argument(
+        'the column that separates new from old rows, e.g. ``"updated_at"`` or ``{"name": "updated_at", '
+        '"dateFormat": "YYYY-MM-DD", "timezone": "UTC"}``. Default none.',
+        None,
+    )
+    retrigger_failed: bool = argument(
+        "when the run adopted for this window had failed, re-trigger it (``RE_TRIGGER``) instead of failing the task.",
+        False,
+        templated=False,
+    )
 
     def _lineage_flow_id(self, run_id: str | None) -> str | None:
         return str(self.flow_id) if self.flow_id else super()._lineage_flow_id(run_id)
 
-    def _finish(self, context: Context, wait: RunWait, run: Run) -> str:
+    def _finish(self, context: Context, run: Run) -> str:
         """Judge the run; a failed run fails the task without retry, unless ``retrigger_failed`` (a retry
         adopts the failed run and re-triggers it, so it can help)."""
         from airflow_flowservice.exceptions import FlowServiceRunFailedError
         from airflow_flowservice.runs.judge import run_state
 
         try:
-            return super()._finish(context, wait, run)
+            return super()._finish(context, run)
         except FlowServiceRunFailedError as exc:
             if not (self.retrigger_failed and run_state(run.status) == "failed"):
                 raise
             raise FlowServiceError(
                 f"{exc.message} (retrigger_failed=True: a retry of this task re-triggers it)", status=exc.status
             ) from None
-
-    def _is_tabular(self, source_id: str) -> bool:
-        from airflow_flowservice.models import SourceConnection
-
-        source = self.hook.get_entity(EntityKind.SOURCE_CONNECTION, source_id)
-        assert isinstance(source, SourceConnection)
-        return str((source.data or {}).get("format", "")).lower() == "tabular"
 
     def execute(self, context: Context) -> str:
         from airflow_flowservice.runs.judge import run_state
@@ -295,7 +220,7 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
 
         window = resolve_window(self.window_start, self.window_end, context)
         delta = delta_column_body(self.delta_column)
-        wait = self._run_wait()  # validates the failed-records policy before any call
+        self.wait_settings()  # checked before any call
         try:
             start_time = to_epoch_seconds(self.start_time) if self.start_time is not None else int(time.time())
         except ValueError as exc:
@@ -318,11 +243,11 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
                 first_try=getattr(context["ti"], "try_number", None) == 1,
                 memory=context.get("task_state_store"),  # Airflow 3.3+: kept across tries and clears
             )
-        except FlowServiceDuplicateRunsError as exc:
-            raise AirflowFailException(str(exc)) from None  # a retry would adopt one run and hide the other
         except FlowServiceBadRequestError:
             # Refused, nothing created: the flow is read only now, so a new window costs 3 calls, not 4.
-            self._explain_refusal(flow_id, delta)
+            from airflow_flowservice.runs.rules import explain_refusal
+
+            self._flow = explain_refusal(self.hook, flow_id, delta)
             raise
         context["ti"].xcom_push(key="window", value={"start": window.start, "end": window.end})
         run_id, known = started.run_id, started.run
@@ -333,7 +258,7 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
                 self.log.info("Re-triggered the failed run: new run %s", run_id)
         else:
             self.log.info("Started run %s", run_id)
-        wait.announce(context, flow_id, run_id)
+        self.announce_run(context, flow_id, run_id)
         return self._wait_and_judge(context, run_id, known)
 
 
@@ -344,29 +269,16 @@ class FlowServiceRetriggerRunOperator(FlowServiceRunOperatorBase):
     Flow Service allows it for failed runs of batch sources, and for successful runs that ingested
     no records (error 1387 otherwise). Returns the new run id; pushes the same XCom as
     :class:`FlowServiceTriggerRunOperator`.
-
-    :param run_id: the run to re-trigger (templated).
-    :param wait_for_completion: wait for the new run and judge it. Default ``True``.
-    :param poll_interval: seconds between status polls. Default 30.
-    :param timeout: seconds to wait before failing. Default 6 hours.
-    :param deferrable: wait in the triggerer. Default ``[operators] default_deferrable``.
-    :param max_failed_records: see :class:`FlowServiceTriggerRunOperator`.
-    :param max_failed_ratio: see :class:`FlowServiceTriggerRunOperator`.
-    :param asset_alias: see :class:`FlowServiceTriggerRunOperator`.
     """
 
-    template_fields: Sequence[str] = ("run_id",)
-
-    def __init__(self, *, run_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.run_id = run_id
+    run_id: str = argument("the run to re-trigger.")
 
     def execute(self, context: Context) -> str:
         if not str(self.run_id or "").strip():
             raise FlowServiceConfigError("run_id: is empty; pass the id of the failed run to re-trigger")
-        wait = self._run_wait()
+        self.wait_settings()  # checked before any call
         old = self.hook.get_run(self.run_id)
         new_id = self.hook.retrigger_run(self.run_id)
         self.log.info("Re-triggered run %s as %s", self.run_id, new_id)
-        wait.announce(context, old.flow_id or "", new_id)
+        self.announce_run(context, old.flow_id or "", new_id)
         return self._wait_and_judge(context, new_id)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceConflictError
 from airflow_flowservice.kinds import EntityKind
+from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator, push_ref
 
 if TYPE_CHECKING:
@@ -66,33 +67,23 @@ class FlowServiceUpdateOperator(FlowServiceBaseOperator):
     the values at the patched paths. A patched flow schedule is validated like a new one.
     Returns the id; pushes XCom ``id`` and the new ``etag``.
 
-    :param entity_id: id of the entity to update (templated).
-    :param ops: JSON-Patch operations (templated), e.g.
-        ``[{"op": "replace", "path": "/scheduleParams/frequency", "value": "day"}]``; ``op`` is
-        ``add``, ``replace`` or ``remove`` and ``path`` starts with ``/``.
-    :param kind: ``flows`` (default), ``connections`` (base), ``sourceConnections`` or
-        ``targetConnections`` (templated).
-    :param etag: the etag the ops were written against, with its quotes, e.g. ``'"1a00-..."'``
-        (templated, e.g. ``create_flow.output["etag"]``). Default: the etag read first.
     """
 
-    template_fields: Sequence[str] = ("entity_id", "ops", "kind", "etag")
     template_fields_renderers = {"ops": "json"}
 
-    def __init__(
-        self,
-        *,
-        entity_id: str,
-        ops: Sequence[Mapping[str, Any]] | Mapping[str, Any],
-        kind: str = "flows",
-        etag: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.entity_id = entity_id
-        self.ops = ops
-        self.kind = kind
-        self.etag = etag
+    entity_id: str = argument("id of the entity to update.")
+    ops: Sequence[Mapping[str, Any]] | Mapping[str, Any] = argument(
+        'JSON-Patch operations, e.g. ``[{"op": "replace", "path": "/scheduleParams/frequency", "value": "day"}]``; '
+        "``op`` is ``add``, ``replace`` or ``remove`` and ``path`` starts with ``/``."
+    )
+    kind: str = argument(
+        "``flows`` (default), ``connections`` (base), ``sourceConnections`` or ``targetConnections``.", "flows"
+    )
+    etag: str | None = argument(
+        "the etag the ops were written against, with its quotes, e.g. ``'\"1a00-...\"'`` (e.g. "
+        '``create_flow.output["etag"]``). Default: the etag read first.',
+        None,
+    )
 
     def execute(self, context: Context) -> str:
         from airflow_flowservice.inputs import ScheduleParamsInput, validate_ops

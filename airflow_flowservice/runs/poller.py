@@ -49,7 +49,6 @@ from airflow_flowservice.ui import run_url
 if TYPE_CHECKING:
     import logging
 
-    from airflow_flowservice.client import AsyncFlowServiceClient
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.run_heads import PolledRun
 
@@ -111,13 +110,16 @@ class FlowListener(Protocol):
 class RunPoller:
     """Reads every run its waits wait for, each interval, in ``ceil(N / 100)`` calls (module docstring).
 
-    One per async client (so per event loop and credentials) and poll interval: see :meth:`of`.
+    One per event loop, credentials and poll interval: see :meth:`of`.
 
     :param hook: the hook whose calls the rounds make (any hook of these credentials).
     :param poll_interval: seconds between rounds (each pause up to 10% longer).
     """
 
-    _registry: weakref.WeakKeyDictionary[AsyncFlowServiceClient, dict[float, RunPoller]] = weakref.WeakKeyDictionary()
+    # Per event loop: (the credentials' service key, poll interval) -> poller.
+    _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], RunPoller]] = (
+        weakref.WeakKeyDictionary()
+    )
 
     def __init__(self, hook: FlowServiceHook, poll_interval: float) -> None:
         self._hook = hook
@@ -132,12 +134,12 @@ class RunPoller:
 
     @classmethod
     async def of(cls, hook: FlowServiceHook, poll_interval: float) -> RunPoller:
-        """The poller of ``hook``'s async client (shared per event loop and credentials) for ``poll_interval``."""
-        client = await hook.get_async_client()
-        pollers = cls._registry.setdefault(client, {})
-        poller = pollers.get(poll_interval)
+        """The poller of this event loop for ``hook``'s credentials (org, sandbox, API) and ``poll_interval``."""
+        key = ((await hook.acredentials()).service_key, poll_interval)
+        pollers = cls._registry.setdefault(asyncio.get_running_loop(), {})
+        poller = pollers.get(key)
         if poller is None:
-            poller = pollers[poll_interval] = cls(hook, poll_interval)
+            poller = pollers[key] = cls(hook, poll_interval)
         return poller
 
     @property

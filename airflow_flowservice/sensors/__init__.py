@@ -1,18 +1,13 @@
-"""Flow Service sensors."""
+"""Flow Service sensors. Imported lazily (``airflow_flowservice.registry``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-__all__ = ["FlowServiceRunSensor"]
+from airflow_flowservice.registry import SENSORS, lazy_getattr
 
-if TYPE_CHECKING:
+__all__ = sorted(SENSORS)
+__getattr__ = lazy_getattr(__name__, SENSORS)
+
+if TYPE_CHECKING:  # for type checkers and IDEs; tests/unit/test_registry.py keeps it equal to the registry
     from airflow_flowservice.sensors.run import FlowServiceRunSensor
-
-
-def __getattr__(name: str) -> Any:
-    if name == "FlowServiceRunSensor":
-        from airflow_flowservice.sensors.run import FlowServiceRunSensor
-
-        return FlowServiceRunSensor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice import DEFAULT_CONN_ID
 from airflow_flowservice._compat import BaseSensorOperator, conf
 from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.links import FlowServiceRunLink
+from airflow_flowservice.operators.arguments import DeclaredArguments, argument
+from airflow_flowservice.operators.failures import FailsWithoutRetry
+from airflow_flowservice.operators.waiting import RunWaitMixin, WaitSettings
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.models import Run
-    from airflow_flowservice.runs.wait import RunWait
 
 
-class FlowServiceRunSensor(BaseSensorOperator):
+class FlowServiceRunSensor(RunWaitMixin, DeclaredArguments, FailsWithoutRetry, BaseSensorOperator):
     """
     Wait for a Flow Service run to finish, then judge it by its metrics.
 
@@ -33,49 +34,40 @@ class FlowServiceRunSensor(BaseSensorOperator):
     Once a run is found by flow and window (or ``created_after``), it is polled by id, so a run that
     disappears fails the task naming it (in ``reschedule`` mode each poke finds it again by window).
 
-    :param run_id: the run to wait for (templated).
-    :param flow_id: the flow whose run to wait for (templated).
-    :param window_start: with ``flow_id``: the run's window start (templated; datetime, ISO 8601 or
-        epoch seconds). Default ``data_interval_start``.
-    :param window_end: with ``flow_id``: the run's window end (templated). Default ``data_interval_end``.
-    :param created_after: with ``flow_id``: wait for the first run created at or after this time
-        (templated; datetime, ISO 8601 or epoch seconds).
-    :param max_failed_records: fail a successful run with more failed records than this.
-    :param max_failed_ratio: fail a successful run whose failed/read ratio exceeds this (0..1).
-    :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``.
-    :param deferrable: wait in the triggerer. Default ``[operators] default_deferrable``.
     """
 
-    template_fields: Sequence[str] = ("run_id", "flow_id", "window_start", "window_end", "created_after")
     operator_extra_links = (FlowServiceRunLink(),)
     ui_color = "#fa0f00"
 
-    def __init__(
-        self,
-        *,
-        run_id: str | None = None,
-        flow_id: str | None = None,
-        window_start: Any = None,
-        window_end: Any = None,
-        created_after: Any = None,
-        max_failed_records: int | None = None,
-        max_failed_ratio: float | None = None,
-        flowservice_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.run_id = run_id
-        self.flow_id = flow_id
-        self.window_start = window_start
-        self.window_end = window_end
-        self.created_after = created_after
-        self.max_failed_records = max_failed_records
-        self.max_failed_ratio = max_failed_ratio
-        self.flowservice_conn_id = flowservice_conn_id
-        self.deferrable = deferrable
-        self._flowservice_run_url: str | None = None  # this try's run page (ui.RUN_URL_ATTR), for the link
-        self._found_run_id: str | None = None  # the run found by flow + window/time, polled by id from then on
+    run_id: str | None = argument("the run to wait for. Default none.", None)
+    flow_id: str | None = argument("the flow whose run to wait for. Default none.", None)
+    window_start: Any = argument(
+        "with ``flow_id``: the run's window start (datetime, ISO 8601 or epoch seconds). Default "
+        "``data_interval_start``.",
+        None,
+    )
+    window_end: Any = argument("with ``flow_id``: the run's window end. Default ``data_interval_end``.", None)
+    created_after: Any = argument(
+        "with ``flow_id``: wait for the first run created at or after this time (datetime, ISO 8601 or epoch "
+        "seconds). Default none.",
+        None,
+    )
+    max_failed_records: int | None = argument(
+        "fail a successful run with more failed records than this. Default no limit.", None, templated=False
+    )
+    max_failed_ratio: float | None = argument(
+        "fail a successful run whose failed/read ratio exceeds this (0..1). Default no limit.", None, templated=False
+    )
+    flowservice_conn_id: str = argument(
+        "Airflow connection of type ``adobe_flowservice``.", DEFAULT_CONN_ID, templated=False
+    )
+    deferrable: bool = argument(
+        "wait in the triggerer. Default ``[operators] default_deferrable``.",
+        conf.getboolean("operators", "default_deferrable", fallback=False),
+        templated=False,
+    )
+
+    _found_run_id: str | None = None  # the run found by flow + window/time, polled by id from then on
 
     @property
     def hook(self) -> FlowServiceHook:
@@ -85,18 +77,16 @@ class FlowServiceRunSensor(BaseSensorOperator):
             self._hook = FlowServiceHook(flowservice_conn_id=self.flowservice_conn_id)
         return self._hook
 
-    def _run_wait(self) -> RunWait:
-        """The wait of this sensor (validates the failed-records policy)."""
-        from airflow_flowservice.runs.judge import RunPolicy
-        from airflow_flowservice.runs.wait import RunWait
-        from airflow_flowservice.triggers.run import FlowServiceRunTrigger
-
-        policy = RunPolicy(max_failed_records=self.max_failed_records, max_failed_ratio=self.max_failed_ratio)
-        from airflow_flowservice.validation import check_seconds
-
-        interval = check_seconds(self.poke_interval, "poke_interval")  # positive, finite seconds (or a timedelta)
-        timeout = check_seconds(self.timeout, "timeout")
-        return RunWait(self, policy, interval, timeout, self.deferrable, FlowServiceRunTrigger)
+    def wait_settings(self) -> WaitSettings:
+        """How this sensor waits (each setting checked: a bad one is a config error naming it)."""
+        return self.checked_wait_settings(
+            max_failed_records=self.max_failed_records,
+            max_failed_ratio=self.max_failed_ratio,
+            poll_interval=self.poke_interval,  # positive, finite seconds (or a timedelta)
+            timeout=self.timeout,
+            deferrable=self.deferrable,
+            interval_name="poke_interval",
+        )
 
     def _created_after_ms(self) -> int:
         from airflow_flowservice.validation import to_epoch_seconds
@@ -115,7 +105,7 @@ class FlowServiceRunSensor(BaseSensorOperator):
             self.run_id = check_entity_id(self.run_id, "run_id")
         else:
             self.flow_id = check_entity_id(self.flow_id, "flow_id")
-        self._run_wait()
+        self.wait_settings()
 
     def _find_run(self, context: Context) -> Run | None:
         if self.run_id:
@@ -145,15 +135,14 @@ class FlowServiceRunSensor(BaseSensorOperator):
         if run is None:
             self.log.info("No run of flow %s yet", self.flow_id)
             return False
-        wait = self._run_wait()
         if self._found_run_id is None and not self.run_id:
             self._found_run_id = run.id
-            wait.announce(context, run.flow_id or "", run.id)
+            self.announce_run(context, run.flow_id or "", run.id)
         self.log.info("Run %s status: %s", run.id, run.status or "unknown")
         if self._running(run):
             return False
-        wait.announce(context, run.flow_id or "", run.id)
-        wait.finish(context, run)
+        self.announce_run(context, run.flow_id or "", run.id)
+        self.finish_run(context, run)
         return True
 
     def execute(self, context: Context) -> Any:
@@ -166,23 +155,21 @@ class FlowServiceRunSensor(BaseSensorOperator):
                 "flow_id: no run exists yet for this window; trigger it first (FlowServiceTriggerRunOperator), "
                 "or wait by created_after"
             )
-        wait = self._run_wait()
         if run is not None:
-            wait.announce(context, run.flow_id or "", run.id)
-        finished = wait.settle(
+            self.announce_run(context, run.flow_id or "", run.id)
+        finished = self.settle_run(
             context,
             run_id=run.id if run is not None else None,
             known=run,
             flow_id=self.flow_id,
             created_after_ms=self._created_after_ms() if run is None else None,
         )
-        wait.finish(context, finished)
+        self.finish_run(context, finished)
         return finished.id
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the deferred wait and judge the run."""
-        wait = self._run_wait()
-        run = wait.resume(event)
-        wait.announce(context, run.flow_id or "", run.id)
-        wait.finish(context, run)
+        run = self.resume_run(event)
+        self.announce_run(context, run.flow_id or "", run.id)
+        self.finish_run(context, run)
         return run.id

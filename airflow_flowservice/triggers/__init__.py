@@ -1,23 +1,14 @@
-"""Flow Service triggers: deferrable waits, and an event trigger for asset watchers."""
+"""Flow Service triggers: deferrable waits, and an event trigger for asset watchers (lazy imports)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-__all__ = ["FlowServiceRunEventTrigger", "FlowServiceRunTrigger"]
+from airflow_flowservice.registry import TRIGGERS, lazy_getattr
 
-if TYPE_CHECKING:
+__all__ = sorted(TRIGGERS)
+__getattr__ = lazy_getattr(__name__, TRIGGERS)
+
+if TYPE_CHECKING:  # for type checkers and IDEs; tests/unit/test_registry.py keeps it equal to the registry
     from airflow_flowservice.triggers.run import FlowServiceRunTrigger
     from airflow_flowservice.triggers.run_event import FlowServiceRunEventTrigger
-
-
-def __getattr__(name: str) -> Any:
-    if name == "FlowServiceRunTrigger":
-        from airflow_flowservice.triggers.run import FlowServiceRunTrigger
-
-        return FlowServiceRunTrigger
-    if name == "FlowServiceRunEventTrigger":
-        from airflow_flowservice.triggers.run_event import FlowServiceRunEventTrigger
-
-        return FlowServiceRunEventTrigger
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

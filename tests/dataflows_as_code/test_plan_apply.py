@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
+from airflow_flowservice.as_code.apply import apply_plan
+from airflow_flowservice.as_code.plan import make_plan
+from airflow_flowservice.as_code.spec_file import load_spec
 from airflow_flowservice.cli import main
-from airflow_flowservice.dataflows.apply import apply_plan
-from airflow_flowservice.dataflows.plan import make_plan
-from airflow_flowservice.dataflows.spec_file import load_spec
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceError, FlowServicePlanStaleError
 from airflow_flowservice.models import EntityKind
 

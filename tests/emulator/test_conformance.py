@@ -120,7 +120,7 @@ def _inline(node: Any, root: dict[str, Any], depth: int = 0) -> Any:
 
 
 def _patch_known_deviations(spec: dict[str, Any]) -> None:
-    """The spec's documented defects (notes §6 and §8), each patched to what real payloads show."""
+    """The spec's known defects, each patched to what the payloads of Adobe's API guides show."""
     schemas = spec["components"]["schemas"]
     # 1. FlowSpecItemDTO.transformationSpecs is typed `object`, but every flow spec payload (seed 000's
     #    CloudStorageToAEP, CRMToAEP) has an array of {name, spec}.

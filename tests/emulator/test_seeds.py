@@ -1,6 +1,6 @@
 """Every curl of the five seed pages, replayed against the emulator (requests written out by hand).
 
-Doc bugs of the seeds are corrected where DESIGN.md names them, each with a comment:
+Doc bugs of the seed pages are corrected, each with a comment:
 - 000/001 publish source/target connections through ``/connections/{id}/action``; the "API format"
   lines (``/sourceConnections/{id}/action``, ``/targetConnections/{id}/action``) are authoritative.
 - 000/001 source connection body is not valid JSON (``"description: "`` and a trailing comma).

@@ -1,6 +1,6 @@
 """Exactly-once run creation under injected faults: dropped answers, 5xx and 429 on the calls it makes.
 
-The property (issue 8): however the calls that start a window's run fail, once every window's task
+The property: however the calls that start a window's run fail, once every window's task
 has succeeded (Airflow retrying a failed try) the service holds exactly one run per window: no
 duplicate (two runs of a flow with the same window) and no missing window.
 """

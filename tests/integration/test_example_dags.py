@@ -72,8 +72,8 @@ def test_dataflows_as_code_plans_then_applies_its_file(
     import shutil
     from pathlib import Path
 
-    from airflow_flowservice.dataflows.plan import make_plan
-    from airflow_flowservice.dataflows.spec_file import load_spec
+    from airflow_flowservice.as_code.plan import make_plan
+    from airflow_flowservice.as_code.spec_file import load_spec
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
 
     examples = Path(__file__).resolve().parents[2] / "example_dags"

@@ -173,11 +173,17 @@ def test_trigger_checks_its_wait_settings(kwargs: dict[str, Any], message: str) 
 
 
 def test_config_and_run_failed_errors_fail_without_retry() -> None:
-    from airflow_flowservice.exceptions import AirflowFailException
+    """Raised by a task they are AirflowFailExceptions too; the HTTP core knows nothing of Airflow."""
+    from airflow_flowservice._compat import AirflowFailException
+    from airflow_flowservice.operators.failures import for_airflow
 
-    assert issubclass(FlowServiceConfigError, AirflowFailException)
-    assert issubclass(FlowServiceRunFailedError, AirflowFailException)
-    assert not issubclass(FlowServiceServerError, AirflowFailException)  # transient: Airflow may retry
+    for error in (FlowServiceConfigError("x: bad"), FlowServiceRunFailedError("run r failed")):
+        as_raised = for_airflow(error)
+        assert isinstance(as_raised, AirflowFailException) and isinstance(as_raised, type(error))
+        assert (str(as_raised), type(as_raised).__name__) == (str(error), type(error).__name__)
+        assert not issubclass(type(error), AirflowFailException)
+    transient = FlowServiceServerError("503", status=503)
+    assert for_airflow(transient) is transient  # transient: Airflow may retry
 
 
 def test_echoed_input_is_capped(flowservice_emulator: Any) -> None:

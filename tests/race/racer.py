@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_flowservice._compat import AirflowFailException
 from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator
 
 
@@ -50,7 +51,13 @@ def main(flow_id: str, plan_path: str) -> None:
             run_id = op.execute({"ti": _TI()})  # type: ignore[arg-type]
             line: dict[str, Any] = {"start": step["start"], "ok": True, "run_id": run_id}
         except Exception as exc:  # every outcome is reported to the parent, which judges it
-            line = {"start": step["start"], "ok": False, "error": type(exc).__name__, "message": str(exc)}
+            line = {
+                "start": step["start"],
+                "ok": False,
+                "error": type(exc).__name__,
+                "fails_without_retry": isinstance(exc, AirflowFailException),
+                "message": str(exc),
+            }
         out.write(json.dumps({**line, "late": late}) + "\n")
         out.flush()
 

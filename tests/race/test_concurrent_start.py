@@ -61,7 +61,7 @@ def test_race_of_two_workers_leaves_no_silent_duplicate(flowservice_emulator: Fl
             continue
         assert failed, f"window {start}: {runs} runs and no task failed"
         for line in failed:
-            assert line["error"] == "AirflowFailException"
+            assert (line["error"], line["fails_without_retry"]) == ("FlowServiceDuplicateRunsError", True)
             assert f"{runs} runs for window {start}..{start + HOUR}" in line["message"]
 
 

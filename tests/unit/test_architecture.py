@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "airflow_flowservice"
 # only modules of its own layer or of lower layers. testing/ stands apart: no production module imports it.
 LAYERS: dict[str, int] = {
     "airflow_flowservice": 6,  # __init__: version, provider info
+    # Airflow-facing: validate, delegate, defer, push XCom; Airflow's exception types applied here
     "airflow_flowservice.operators": 5,
     "airflow_flowservice.sensors": 5,
     "airflow_flowservice.triggers": 5,
@@ -22,21 +23,30 @@ LAYERS: dict[str, int] = {
     "airflow_flowservice.lineage": 5,
     "airflow_flowservice.cli": 5,
     "airflow_flowservice.__main__": 5,
+    # domain rules, as functions that take the hook
     "airflow_flowservice.dataflows": 4,
+    "airflow_flowservice.as_code": 4,
     "airflow_flowservice.runs": 4,
+    # the one API layer
     "airflow_flowservice.hooks": 3,
+    # user-input models and checks
     "airflow_flowservice.inputs": 2,
     "airflow_flowservice.validation": 2,
     "airflow_flowservice.specs": 2,
     "airflow_flowservice.ui": 2,
+    # the HTTP core
     "airflow_flowservice.client": 1,
     "airflow_flowservice.auth": 1,
     "airflow_flowservice.models": 1,
     "airflow_flowservice.run_heads": 1,
-    "airflow_flowservice._compat": 0,  # Airflow names that moved between 3.0 and 3.3; imports none of ours
     "airflow_flowservice.kinds": 0,
     "airflow_flowservice.exceptions": 0,
+    "airflow_flowservice.registry": 0,  # the public classes and their modules: imports nothing
+    "airflow_flowservice._compat": 0,  # Airflow names that moved between 3.0 and 3.3; imports none of ours
 }
+#: The layer of the hook: below it nothing imports Airflow (or _compat, Airflow's names), and only the hook
+#: package touches a client.
+HOOK_LAYER = LAYERS["airflow_flowservice.hooks"]
 # What the top layer may take from the package root (constants, no logic).
 ROOT_NAMES = {"CONN_TYPE", "DEFAULT_CONN_ID", "get_provider_info", "__version__"}
 
@@ -131,9 +141,16 @@ def test_imports_run_top_down() -> None:
                 continue
             if target == "airflow_flowservice" and set(names) <= ROOT_NAMES:
                 continue
-            layer = _layer(target)
-            if layer is not None and layer > own:
-                upward.append(f"{name}:{line} (layer {own}) imports {target} (layer {layer})")
+            # `from pkg import module` imports that module, not the package's own names
+            modules = [
+                f"{target}.{n}"
+                for n in names
+                if (PACKAGE.parent / f"{target}.{n}".replace(".", "/")).with_suffix(".py").exists()
+            ]
+            for imported in modules or [target]:
+                layer = _layer(imported)
+                if layer is not None and layer > own:
+                    upward.append(f"{name}:{line} (layer {own}) imports {imported} (layer {layer})")
     assert upward == []
 
 
@@ -146,3 +163,39 @@ def test_emulator_shares_no_code_with_the_client() -> None:
         if target.startswith("airflow_flowservice") and not target.startswith("airflow_flowservice.testing")
     ]
     assert shared == []
+
+
+def _below_the_hook() -> list[tuple[str, Path]]:
+    modules = [(_module_name(p), p) for p in PACKAGE.rglob("*.py")]
+    return [
+        (name, path)
+        for name, path in modules
+        if not name.startswith("airflow_flowservice.testing")
+        and name != "airflow_flowservice._compat"
+        and (_layer(name) or 0) < HOOK_LAYER
+    ]
+
+
+def test_nothing_below_the_hook_imports_airflow() -> None:
+    found = [
+        f"{name}:{line} imports {target}"
+        for name, path in _below_the_hook()
+        for target, line, _ in _runtime_imports(path)
+        if target == "airflow" or target.startswith(("airflow.", "airflow_flowservice._compat"))
+    ]
+    assert found == []
+
+
+def test_only_the_hook_touches_a_client() -> None:
+    """The hook is the one API layer: no other production module reads a hook's ``client`` or makes one."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        name = _module_name(path)
+        if name.startswith(("airflow_flowservice.hooks", "airflow_flowservice.testing", "airflow_flowservice.client")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("client", "get_async_client", "get_conn"):
+                found.append(f"{name}:{node.lineno} .{node.attr}")
+            elif isinstance(node, ast.Name) and node.id in ("FlowServiceClient", "AsyncFlowServiceClient"):
+                found.append(f"{name}:{node.lineno} {node.id}")
+    assert found == []

@@ -26,6 +26,7 @@ LIGHT = {
     "airflow_flowservice",
     "airflow_flowservice.exceptions",
     "airflow_flowservice.kinds",
+    "airflow_flowservice.registry",
     "airflow_flowservice.links",
     "airflow_flowservice.ui",
     "airflow_flowservice._compat",

@@ -14,7 +14,7 @@ from airflow_flowservice import lineage
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.inputs import target_params_model
 from airflow_flowservice.lineage import LineageDataset
-from airflow_flowservice.operators.export import FlowServiceDatasetExportOperator
+from airflow_flowservice.operators.dataset_export import FlowServiceDatasetExportOperator
 from airflow_flowservice.operators.runs import FlowServiceRetriggerRunOperator, FlowServiceTriggerRunOperator
 from airflow_flowservice.specs import DESTINATIONS
 from airflow_flowservice.testing.flows import create_table_flow, start_run
@@ -311,7 +311,7 @@ def test_operators_import_without_the_provider(tmp_path: Any) -> None:
         f"for name in {BLOCKED!r}:\n"
         "    sys.modules[name] = None\n"
         "from airflow_flowservice.operators.runs import FlowServiceTriggerRunOperator\n"
-        "from airflow_flowservice.operators.export import FlowServiceDatasetExportOperator\n"
+        "from airflow_flowservice.operators.dataset_export import FlowServiceDatasetExportOperator\n"
         "op = FlowServiceTriggerRunOperator(task_id='t', flow_id='f', asset_alias='aep')\n"
         "assert op.get_openlineage_facets_on_complete(None) is None\n"
         "assert not any(m.startswith(('openlineage', 'airflow.providers.openlineage.extractors')) and sys.modules[m]"

@@ -30,7 +30,7 @@ from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceNo
 from airflow_flowservice.models import Entity, EntityKind, Flow, SourceOrTargetConnection
 
 if TYPE_CHECKING:
-    from airflow_flowservice.dataflows.spec_file import FileDataflow, SpecFile
+    from airflow_flowservice.as_code.spec_file import FileDataflow, SpecFile
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
 
 Action = Literal["create", "update", "replace", "publish", "delete", "unchanged"]

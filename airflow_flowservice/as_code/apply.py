@@ -1,4 +1,4 @@
-"""Apply a :class:`~airflow_flowservice.dataflows.plan.Plan`: make the service match the file.
+"""Apply a :class:`~airflow_flowservice.as_code.plan.Plan`: make the service match the file.
 
 Order: deletes first (replaced parts and pruned flows, flows before their connections, connections
 before their base connections), then each dataflow's creates and updates in dependency order (base
@@ -16,16 +16,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_flowservice.as_code.plan import PARTS, Change, Plan
 from airflow_flowservice.dataflows.credentials import auth_params_from_connection
 from airflow_flowservice.dataflows.delete import DeletePlan, delete_entities
 from airflow_flowservice.dataflows.ensure import create_base_connection, create_connection, create_flow
-from airflow_flowservice.dataflows.plan import PARTS, Change, Plan
 from airflow_flowservice.dataflows.publish import publish_dataflow
 from airflow_flowservice.exceptions import FlowServiceConflictError, FlowServiceError, FlowServicePlanStaleError
 from airflow_flowservice.models import EntityKind
 
 if TYPE_CHECKING:
-    from airflow_flowservice.dataflows.spec_file import FileDataflow, SpecFile
+    from airflow_flowservice.as_code.spec_file import FileDataflow, SpecFile
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
 
 log = logging.getLogger(__name__)

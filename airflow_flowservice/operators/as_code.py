@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
+from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_flowservice.dataflows.spec_file import SpecFile
+    from airflow_flowservice.as_code.spec_file import SpecFile
 
 
 class FlowServiceApplyOperator(FlowServiceBaseOperator):
@@ -30,34 +31,27 @@ class FlowServiceApplyOperator(FlowServiceBaseOperator):
     Returns ``{"plan": {...}, "ids": {dataflow: {"base_connection_id", "source_connection_id",
     "target_connection_id", "flow_id"}}, "applied": [...]}`` and pushes XCom ``plan`` and ``ids``.
 
-    :param spec: the file's path (relative paths are read from the DAG file's folder) or its content
-        as a dict (templated).
-    :param prune: also delete the flows of the sandbox that the file does not hold (with their
-        connections). Default ``False``.
-    :param plan_only: only plan; ``ids`` then holds the entities that exist. Default ``False``.
     """
 
-    template_fields: Sequence[str] = ("spec",)
+    spec: str | os.PathLike[str] | Mapping[str, Any] = argument(
+        "the file's path (relative paths are read from the DAG file's folder) or its content as a dict."
+    )
+    prune: bool = argument(
+        "also delete the flows of the sandbox that the file does not hold (with their connections).",
+        False,
+        templated=False,
+    )
+    plan_only: bool = argument("only plan; ``ids`` then holds the entities that exist.", False, templated=False)
 
-    def __init__(
-        self,
-        *,
-        spec: str | os.PathLike[str] | Mapping[str, Any],
-        prune: bool = False,
-        plan_only: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if not isinstance(spec, (str, os.PathLike, Mapping)):
+    def prepare_arguments(self, values: dict[str, Any], kwargs: dict[str, Any]) -> None:
+        """``spec`` is a path or a dict, checked when the DAG is parsed."""
+        if not isinstance(values["spec"], (str, os.PathLike, Mapping)):
             raise FlowServiceConfigError(
-                f"spec: must be a file path or a dict (got {type(spec).__name__}); e.g. spec='dataflows.yaml'"
+                f"spec: must be a file path or a dict (got {type(values['spec']).__name__}); e.g. spec='dataflows.yaml'"
             )
-        self.spec = spec
-        self.prune = prune
-        self.plan_only = plan_only
 
     def _spec(self) -> SpecFile:
-        from airflow_flowservice.dataflows.spec_file import load_spec
+        from airflow_flowservice.as_code.spec_file import load_spec
 
         if isinstance(self.spec, Mapping):
             return load_spec(self.spec)
@@ -69,8 +63,8 @@ class FlowServiceApplyOperator(FlowServiceBaseOperator):
         return load_spec(path)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_flowservice.dataflows.apply import apply_plan
-        from airflow_flowservice.dataflows.plan import make_plan
+        from airflow_flowservice.as_code.apply import apply_plan
+        from airflow_flowservice.as_code.plan import make_plan
 
         spec = self._spec()
         plan = make_plan(self.hook, spec, prune=self.prune)

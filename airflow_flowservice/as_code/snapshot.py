@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_flowservice.as_code.spec_file import SpecFile, parse_spec
 from airflow_flowservice.dataflows.catalog import connection_spec
-from airflow_flowservice.dataflows.spec_file import SpecFile, parse_spec
 from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.models import BaseConnection, EntityKind, Flow, SourceOrTargetConnection
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
+from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
 
 if TYPE_CHECKING:
@@ -30,27 +31,20 @@ class FlowServiceListExportableDatasetsOperator(FlowServiceBaseOperator):
     Reads every page of the data lake source's ``activationDatasets`` configs and returns
     ``[{"id", "name", "state"}, ...]`` (the XCom value), optionally filtered.
 
-    :param name_pattern: keep datasets whose name matches this glob, case-insensitively,
-        e.g. ``"AAM *"`` (templated). Default: all.
-    :param states: keep datasets in one of these states (the Catalog dataset ``state``, e.g.
-        ``["DRAFT"]``: Adobe's documented list of exportable datasets shows them ``DRAFT``). Default: all.
-    :param page_size: datasets per page requested. Default 20 (as in Adobe's dataset-export guide).
     """
 
-    template_fields: Sequence[str] = ("name_pattern",)
-
-    def __init__(
-        self,
-        *,
-        name_pattern: str | None = None,
-        states: Sequence[str] | None = None,
-        page_size: int = 20,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.name_pattern = name_pattern
-        self.states = states
-        self.page_size = page_size
+    name_pattern: str | None = argument(
+        'keep datasets whose name matches this glob, case-insensitively, e.g. ``"AAM *"``. Default: all.', None
+    )
+    states: Sequence[str] | None = argument(
+        'keep datasets in one of these states (the Catalog dataset ``state``, e.g. ``["DRAFT"]``: Adobe\'s '
+        "documented list of exportable datasets shows them ``DRAFT``). Default: all.",
+        None,
+        templated=False,
+    )
+    page_size: int = argument(
+        "datasets per page requested. Default 20 (as in Adobe's dataset-export guide).", 20, templated=False
+    )
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         wanted_states = {s.upper() for s in self.states} if self.states else None
@@ -118,69 +112,54 @@ class FlowServiceDatasetExportOperator(FlowServiceBaseOperator):
     instead of silently reusing the old ones; the flow (named ``name``) then no longer matches and
     the task fails naming the existing flow, which you delete or rename.
 
-    :param destination: ``amazon_s3``, ``azure_blob``, ``adls_gen2``, ``data_landing_zone``,
-        ``google_cloud_storage`` or ``sftp`` (templated).
-    :param dataset_ids: dataset ids, or ``[{"id", "name"}]`` as returned by
-        :class:`FlowServiceListExportableDatasetsOperator` (templated).
-    :param target: the destination's target params (templated): ``path`` (folder, e.g.
-        ``"exports/aep"``), ``file_type`` (``JSON`` or ``PARQUET``), ``compression`` (``NONE`` or
-        ``GZIP``), plus ``bucket_name`` (S3, GCS) or ``container`` (Azure Blob).
-    :param schedule: ``{"time_unit": "hour"|"day", "interval": 3|6|9|12|24 (hour) or 1 (day),
-        "start_time": epoch seconds or ISO 8601}`` (templated). Default ``time_unit`` ``"hour"``,
-        ``interval`` 3, ``start_time`` the time the task runs (the first export starts then).
-    :param name: the flow's name; the connections are named after it (templated).
-    :param destination_conn_id: Airflow connection holding the destination credentials (not
-        needed for the Data Landing Zone). Which field holds what depends on the auth method:
-        S3 login=access key, password=secret key; Azure Blob password=connection string; ADLS Gen2
-        login=service principal id, password=key, extra ``url`` and ``tenant``; GCS login=access key
-        id, password=secret; SFTP host=domain, login=username, password=password (or extra
-        ``ssh_key`` with ``auth_spec_name="SFTP with SSH Key"``). Values are masked in logs.
-    :param auth_spec_name: the destination's auth method; default its first one (see
-        :data:`airflow_flowservice.specs.DESTINATIONS`).
-    :param check_eligible: check (one paged read) that every dataset is eligible for export before
-        creating anything. Default ``True``.
-    :param if_exists: ``"reuse"`` (default) or ``"fail"``, applied to each part.
-    :param draft: create every part as a draft (publish it with
-        :class:`~airflow_flowservice.operators.FlowServicePublishOperator`). Default ``False``.
     """
 
-    template_fields: Sequence[str] = (
-        "destination",
-        "dataset_ids",
-        "target",
-        "schedule",
-        "name",
-        "destination_conn_id",
-        "auth_spec_name",
-    )
     template_fields_renderers = {"target": "json", "schedule": "json"}
 
-    def __init__(
-        self,
-        *,
-        destination: str,
-        dataset_ids: Any,
-        target: Mapping[str, Any],
-        schedule: Mapping[str, Any],
-        name: str,
-        destination_conn_id: str | None = None,
-        auth_spec_name: str | None = None,
-        check_eligible: bool = True,
-        if_exists: IfExists = "reuse",
-        draft: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.if_exists = if_exists
-        self.draft = draft
-        self.destination = destination
-        self.dataset_ids = dataset_ids
-        self.target = target
-        self.schedule = schedule
-        self.name = name
-        self.destination_conn_id = destination_conn_id
-        self.auth_spec_name = auth_spec_name
-        self.check_eligible = check_eligible
+    destination: str = argument(
+        "``amazon_s3``, ``azure_blob``, ``adls_gen2``, ``data_landing_zone``, ``google_cloud_storage`` or ``sftp``."
+    )
+    dataset_ids: Any = argument(
+        'dataset ids, or ``[{"id", "name"}]`` as returned by :class:`FlowServiceListExportableDatasetsOperator`.'
+    )
+    target: Mapping[str, Any] = argument(
+        'the destination\'s target params: ``path`` (folder, e.g. ``"exports/aep"``), ``file_type`` (``JSON`` or '
+        "``PARQUET``), ``compression`` (``NONE`` or ``GZIP``), plus ``bucket_name`` (S3, GCS) or ``container`` "
+        "(Azure Blob)."
+    )
+    schedule: Mapping[str, Any] = argument(
+        '``{"time_unit": "hour"|"day", "interval": 3|6|9|12|24 (hour) or 1 (day), "start_time": epoch seconds or '
+        'ISO 8601}``. Default ``time_unit`` ``"hour"``, ``interval`` 3, ``start_time`` the time the task runs '
+        "(the first export starts then)."
+    )
+    name: str = argument("the flow's name; the connections are named after it.")
+    destination_conn_id: str | None = argument(
+        "Airflow connection holding the destination credentials (not needed for the Data Landing Zone). Which "
+        "field holds what depends on the auth method: S3 login=access key, password=secret key; Azure Blob "
+        "password=connection string; ADLS Gen2 login=service principal id, password=key, extra ``url`` and "
+        "``tenant``; GCS login=access key id, password=secret; SFTP host=domain, login=username, "
+        'password=password (or extra ``ssh_key`` with ``auth_spec_name="SFTP with SSH Key"``). Values are masked '
+        "in logs. Default none.",
+        None,
+    )
+    auth_spec_name: str | None = argument(
+        "the destination's auth method; default its first one (see :data:`airflow_flowservice.specs.DESTINATIONS`).",
+        None,
+    )
+    check_eligible: bool = argument(
+        "check (one paged read) that every dataset is eligible for export before creating anything.",
+        True,
+        templated=False,
+    )
+    if_exists: IfExists = argument(
+        '``"reuse"`` (default) or ``"fail"``, applied to each part.', "reuse", templated=False
+    )
+    draft: bool = argument(
+        "create every part as a draft (publish it with "
+        ":class:`~airflow_flowservice.operators.FlowServicePublishOperator`).",
+        False,
+        templated=False,
+    )
 
     def _validated(self) -> tuple[DestinationSpec, ExportTargetParams, ExportSchedule, list[dict[str, str]]]:
         from pydantic import ValidationError
