@@ -43,6 +43,8 @@ class FlowServiceCredentials:
     scopes: str = DEFAULT_SCOPES
     ims_url: str = DEFAULT_IMS_URL
     api_url: str = DEFAULT_API_URL
+    #: An Adobe I/O Events registration's journal URL (flow-run notifications), or ``None``.
+    events_journal_url: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("client_id", "client_secret", "org_id", "sandbox", "ims_url", "api_url"):

@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "airflow_flowservice.auth": 1,
     "airflow_flowservice.models": 1,
     "airflow_flowservice.run_heads": 1,
+    "airflow_flowservice.journal_pages": 1,
     "airflow_flowservice.kinds": 0,
     "airflow_flowservice.exceptions": 0,
     "airflow_flowservice.registry": 0,  # the public classes and their modules: imports nothing
