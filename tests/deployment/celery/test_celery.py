@@ -30,8 +30,9 @@ WINDOWS = 10
 #: 1-5 s apart on a busy 2-core machine (each has 4 slots, and the windows queue behind each other): with 0.2 s no
 #: window raced, and the pooled race would prove nothing.
 LATENCY = 3.0
-#: How many of a duplicated window's two tasks report it (fail naming both run ids). Today the later one, whose
-#: check after its own POST /runs sees both runs; issue 26 item 2 makes the earlier one report it too (then 2).
+#: How many of a duplicated window's two tasks report it (fail naming both run ids). The race DAGs do not wait
+#: (wait_for_completion=False): only the later task, whose check after its own POST /runs sees both runs, can
+#: (a task that waits in the worker reports it too; docs/runs.md, "Which of the two tasks fails").
 REPORTERS_PER_DUPLICATE = 1
 
 
