@@ -240,6 +240,19 @@ class FlowServiceEmulator:
         """
         return self.stores.control.seed_runs(flow_id, windows, sandbox=sandbox, created_from_ms=created_from_ms)
 
+    def flow_runs(self, flow_id: str, sandbox: str | None = None) -> list[dict[str, Any]]:
+        """A flow's runs as the emulator knows them, oldest first (``GET /_emulator/runs?flow_id=``).
+
+        Each is ``{"id", "window": [start, end], "status", "created_at"}``: the window in epoch seconds,
+        the status now (``scheduled``, ``inProgress``, ``success``, ``failed``), the creation time in epoch
+        seconds on the emulator clock. Scheduled runs that are due are created first, as a read of
+        ``GET /runs`` would. Raises ``KeyError`` for a flow the sandbox never had.
+        """
+        runs = self.stores.control.flow_runs(flow_id, sandbox=sandbox)
+        if runs is None:
+            raise KeyError(f"no flow {flow_id} in {self.org_id}/{sandbox or self.sandbox}")
+        return runs
+
     def reset(self) -> None:
         """Drop all entities, runs, fault rules, run outcomes and the request log.
 

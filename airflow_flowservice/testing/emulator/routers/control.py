@@ -1,7 +1,7 @@
 """Routes of the control resource: the admin endpoints under ``/_emulator`` (no authentication, not logged).
 
 They steer what a Python test steers through ``FlowServiceEmulator``: fault rules, the request log,
-the clock, run outcomes, tokens, datasets, seeded run history, reset, and a summary of the state.
+the clock, run outcomes, tokens, datasets, a flow's run history, reset, and a summary of the state.
 """
 
 from __future__ import annotations
@@ -112,17 +112,30 @@ async def set_run_outcome(request: Request, control: Control) -> Response:
     return reply(rule.as_dict(), 201)
 
 
+@router.get("/runs")
+async def list_flow_runs(request: Request, control: Control) -> Response:
+    """``?flow_id=`` (``&sandbox=``, ``&org_id=``): ``{"flow_id", "runs": [{id, window, status, created_at}]}``."""
+    params = request.query_params
+    flow_id = params.get("flow_id")
+    if not flow_id:
+        return reply({"error": "need flow_id: GET /_emulator/runs?flow_id=<id>[&sandbox=<name>]"}, 400)
+    runs = control.flow_runs(flow_id, org_id=params.get("org_id"), sandbox=params.get("sandbox"))
+    if runs is None:
+        org_id, sandbox = control.key(params.get("org_id"), params.get("sandbox"))
+        return reply({"error": f"no flow {flow_id} in {org_id}/{sandbox}"}, 404)
+    return reply({"flow_id": flow_id, "runs": runs})
+
+
 @router.post("/runs")
 async def seed_runs(request: Request, control: Control) -> Response:
-    """``{"flow_id", "windows": [[start, end], ...], "sandbox"?, "org_id"?}``: finished past runs of a flow
-    (in the sandbox ``prod`` unless named)."""
+    """``{"flow_id", "windows": [[start, end], ...], "sandbox"?, "org_id"?}``: finished past runs of a flow."""
     data = await _body_of(request)
     try:
         ids = control.seed_runs(
             str(data["flow_id"]),
             [(int(w[0]), int(w[1])) for w in data["windows"]],
             org_id=data.get("org_id"),
-            sandbox=data.get("sandbox") or "prod",
+            sandbox=data.get("sandbox"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         return reply({"error": f"need flow_id and windows [[start, end], ...]: {exc}"}, 400)

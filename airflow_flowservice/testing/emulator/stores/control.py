@@ -83,3 +83,9 @@ class ControlStore:
         created_from_ms: int | None = None,
     ) -> list[str]:
         return self.runs.seed(self.key(org_id, sandbox), flow_id, windows, created_from_ms=created_from_ms)
+
+    def flow_runs(
+        self, flow_id: str, *, org_id: str | None = None, sandbox: str | None = None
+    ) -> list[dict[str, Any]] | None:
+        """A flow's runs (``id``, ``window``, ``status``, ``created_at``), oldest first; ``None``: no such flow."""
+        return self.runs.of_flow(self.key(org_id, sandbox), flow_id)

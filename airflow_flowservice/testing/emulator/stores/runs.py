@@ -472,6 +472,28 @@ class RunStore:
                 ids.append(run["id"])
             return ids
 
+    def of_flow(self, key: SandboxKey, flow_id: str) -> list[dict[str, Any]] | None:
+        """A flow's runs as the emulator knows them, oldest first; ``None`` for a flow it never knew.
+
+        Each is ``{"id", "window": [start, end], "status", "created_at"}`` (epoch seconds, emulator clock).
+        """
+        with self.state.lock:
+            self.catch_up(key)
+            tables = self._tables[key]
+            index = tables.by_flow.get(flow_id) or []
+            if not index and self.flows.facts(key, flow_id) is None:
+                return None
+            now_ms = self.state.clock.now_ms()
+            return [
+                {
+                    "id": run["id"],
+                    "window": list(run["_window"]),
+                    "status": run_status(run, now_ms),
+                    "created_at": run["createdAt"] / 1000,
+                }
+                for run in (tables.runs[entry[2]] for entry in index)
+            ]
+
     def counts(self, key: SandboxKey) -> dict[str, int]:
         with self.state.lock:
             tables = self._tables.get(key)
