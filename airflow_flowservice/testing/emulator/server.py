@@ -1,4 +1,4 @@
-"""``FlowServiceEmulator``: build, start, stop and steer the emulator from Python."""
+"""``FlowServiceEmulator``: build the emulator, serve it (uvicorn in a thread), steer it from Python."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .app import API_PREFIX, IMS_PATH, EmulatorCore, build_app
-from .auth import TokenAuthority
-from .catalog import Catalog
+from .app import build_app, build_stores
 from .clock import Clock
-from .faults import FaultInjector
-from .requestlog import RequestLog, RequestRecord
-from .store import Store
+from .paths import API_PREFIX, IMS_PATH
+from .requestlog import RequestRecord
+from .state import EmulatorState
 
 DEFAULT_CLIENT_ID = "emulator-client"
 DEFAULT_CLIENT_SECRET = "emulator-secret"
@@ -60,23 +58,23 @@ class FlowServiceEmulator:
         self.token_ttl = token_ttl
         self.host = "127.0.0.1" if host == "localhost" else host
         self.clock = Clock(clock)
-        self.faults = FaultInjector()
-        self.requests = RequestLog()
-        self.catalog = Catalog()
-        self.store = Store(self.catalog, self.clock, (start, end))
-        self.auth = TokenAuthority(client_id, client_secret, org_id, token_ttl, self.clock)
-        self._core = EmulatorCore(
-            store=self.store,
-            auth=self.auth,
-            faults=self.faults,
-            requests=self.requests,
-            clock=self.clock,
-            org_id=org_id,
+        self.state = EmulatorState(self.clock)
+        #: one store per resource (``stores.flows``, ``stores.runs``, ...); see docs/emulator.md
+        self.stores = build_stores(
+            self.state,
             client_id=client_id,
+            client_secret=client_secret,
+            org_id=org_id,
+            sandbox=sandbox,
+            token_ttl=token_ttl,
+            run_timeline=(start, end),
         )
-        self._core.hooks["reset"] = self.reset
+        self.faults = self.state.faults
+        self.requests = self.state.requests
+        self.catalog = self.stores.catalog
+        self.auth = self.stores.auth
         self.run_create_envelope = run_create_envelope
-        self.app = build_app(self._core)
+        self.app = build_app(self.stores)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -85,13 +83,13 @@ class FlowServiceEmulator:
     def run_create_envelope(self) -> str:
         """How ``POST /runs`` answers: ``"bare"`` ``{id, etag}`` (the OpenAPI spec, the default) or
         ``"items"`` ``{"items": [{id, etag}]}`` (Adobe's on-demand ingestion guide). Settable at any time."""
-        return self._core.run_create_envelope
+        return self.stores.runs.create_envelope
 
     @run_create_envelope.setter
     def run_create_envelope(self, value: str) -> None:
         if value not in ("bare", "items"):
             raise ValueError(f"run_create_envelope must be 'bare' or 'items' (got {value!r})")
-        self._core.run_create_envelope = value
+        self.stores.runs.create_envelope = value
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -222,11 +220,11 @@ class FlowServiceEmulator:
         limits the rule to one flow (it wins over a rule for any flow). ``times``: how many runs it
         applies to (``None`` = every run until changed). The outcome is fixed when a run is created.
         """
-        self.store.outcomes.set(flow_id, kind, failed_records, times)
+        self.stores.runs.outcomes.set(flow_id, kind, failed_records, times)
 
     def seed_datasets(self, datasets: list[dict[str, Any]]) -> None:
         """Replace the datasets listed by the ``activationDatasets`` configs of the data lake source spec."""
-        self.store.seed_datasets(datasets)
+        self.stores.catalog.seed_datasets(datasets)
 
     def seed_runs(
         self,
@@ -240,18 +238,27 @@ class FlowServiceEmulator:
         ``created_from_ms``: create the k-th run at ``created_from_ms + k`` ms instead (runs created
         in a burst, e.g. by a backfill).
         """
-        return self.store.seed_runs(
-            self.org_id, sandbox or self.sandbox, flow_id, windows, created_from_ms=created_from_ms
-        )
+        return self.stores.control.seed_runs(flow_id, windows, sandbox=sandbox, created_from_ms=created_from_ms)
+
+    def flow_runs(self, flow_id: str, sandbox: str | None = None) -> list[dict[str, Any]]:
+        """A flow's runs as the emulator knows them, oldest first (``GET /_emulator/runs?flow_id=``).
+
+        Each is ``{"id", "window": [start, end], "status", "created_at"}``: the window in epoch seconds,
+        the status now (``scheduled``, ``inProgress``, ``success``, ``failed``), the creation time in epoch
+        seconds on the emulator clock. Scheduled runs that are due are created first, as a read of
+        ``GET /runs`` would. Raises ``KeyError`` for a flow the sandbox never had.
+        """
+        runs = self.stores.control.flow_runs(flow_id, sandbox=sandbox)
+        if runs is None:
+            raise KeyError(f"no flow {flow_id} in {self.org_id}/{sandbox or self.sandbox}")
+        return runs
 
     def reset(self) -> None:
         """Drop all entities, runs, fault rules, run outcomes and the request log.
 
         Keeps the catalog, the clock and the tokens already issued (clients keep their cached token).
         """
-        self.store.reset()
-        self.faults.clear()
-        self.requests.clear()
+        self.stores.control.reset()
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"
