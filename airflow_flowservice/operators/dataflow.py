@@ -51,7 +51,7 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
             }
 
         Each part takes the arguments of its single-entity operator (``params`` for a connection's
-        ``params`` block); see :class:`~airflow_flowservice.inputs.DataflowConfig`."""
+        ``params`` block); see ``airflow_flowservice.inputs.DataflowConfig``."""
     )
     draft: bool = argument(
         "create every part with ``mode=draft`` (each spec must support drafts).", False, templated=False
