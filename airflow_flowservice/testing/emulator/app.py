@@ -20,12 +20,13 @@ from starlette.types import ASGIApp
 from .dependencies import error_response, request_id
 from .errors import EmulatorHTTPError, FlowServiceError
 from .gateway import GatewayMiddleware
-from .routers import auth, catalog, connections, control, explore, flows, runs
+from .routers import auth, catalog, connections, control, events, explore, flows, runs
 from .state import EmulatorState
 from .stores.auth import TokenAuthority
 from .stores.catalog import CatalogStore
 from .stores.connections import ConnectionStore
 from .stores.control import ControlStore
+from .stores.events import EventStore
 from .stores.explore import ExploreStore
 from .stores.flows import FlowStore
 from .stores.runs import RunStore
@@ -42,6 +43,7 @@ class Stores:
     explore: ExploreStore
     flows: FlowStore
     runs: RunStore
+    events: EventStore
     control: ControlStore
 
 
@@ -55,7 +57,7 @@ def build_stores(
     token_ttl: float,
     run_timeline: tuple[float, float],
 ) -> Stores:
-    """Every store, wired: connections <- flows <- runs (and the two ways back, through small protocols)."""
+    """Every store, wired: connections <- flows <- runs <- events (and the two ways back, through small protocols)."""
     auth_store = TokenAuthority(client_id, client_secret, org_id, token_ttl, state.clock)
     catalog_store = CatalogStore(state)
     connection_store = ConnectionStore(state, catalog_store)
@@ -63,6 +65,7 @@ def build_stores(
     run_store = RunStore(state, flow_store, run_timeline)
     connection_store.users = flow_store  # which flows use a connection (delete is refused)
     flow_store.runs = run_store  # a flow's scheduled runs and lastRunDetails
+    event_store = EventStore(state, run_store)  # the journals read the runs finished since they last asked
     return Stores(
         state=state,
         auth=auth_store,
@@ -71,6 +74,7 @@ def build_stores(
         explore=ExploreStore(catalog_store, connection_store),
         flows=flow_store,
         runs=run_store,
+        events=event_store,
         control=ControlStore(
             state,
             auth=auth_store,
@@ -78,15 +82,17 @@ def build_stores(
             connections=connection_store,
             flows=flow_store,
             runs=run_store,
+            events=event_store,
             sandbox=sandbox,
         ),
     )
 
 
 #: Every resource's router. Starlette tries routes in order and no two routes match the same method and
-#: path, so the order only sets speed: the runs a waiting client polls come first.
+#: path, so the order only sets speed: the runs a waiting client polls and the journal come first.
 ROUTERS = (
     runs.router,
+    events.router,
     flows.router,
     connections.router,
     explore.router,

@@ -1,4 +1,5 @@
-"""The control resource: what a test steers beyond the API (reset, run outcomes, seeded history, a summary).
+"""The control resource: what a test steers beyond the API (reset, run outcomes, seeded history, journals,
+a summary).
 
 Fault rules and the request log live in the shared state (the gateway applies and fills them);
 everything else goes through the other stores' methods.
@@ -12,6 +13,7 @@ from ..state import EmulatorState, SandboxKey
 from .auth import TokenAuthority
 from .catalog import CatalogStore
 from .connections import ConnectionStore
+from .events import EventStore
 from .flows import FlowStore
 from .runs import RunStore
 
@@ -28,6 +30,7 @@ class ControlStore:
         connections: ConnectionStore,
         flows: FlowStore,
         runs: RunStore,
+        events: EventStore,
         sandbox: str,
     ) -> None:
         self.state = state
@@ -36,6 +39,7 @@ class ControlStore:
         self.connections = connections
         self.flows = flows
         self.runs = runs
+        self.events = events
         #: the sandbox of the control calls that name none: the one of ``emu.connection_uri()``
         self.sandbox = sandbox
 
@@ -43,9 +47,10 @@ class ControlStore:
         return (org_id or self.auth.org_id, sandbox or self.sandbox)
 
     def reset(self) -> None:
-        """Drop every entity, run, fault rule, run outcome and the request log; keep the catalog, clock, tokens."""
+        """Drop every entity, run, journal event and added registration, fault rule, run outcome and the request
+        log; keep the catalog, clock, tokens."""
         with self.state.lock:
-            for store in (self.catalog, self.connections, self.flows, self.runs):
+            for store in (self.catalog, self.connections, self.flows, self.runs, self.events):
                 store.reset()
             self.state.reset()
 
