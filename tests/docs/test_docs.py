@@ -19,7 +19,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import httpx
 import pytest
 
 from airflow_flowservice.testing.dags import run_dag_file
+from tests.conditions import until
 from tests.docs.blocks import ROOT, Block, all_blocks, block
 from tests.docs.conftest import BIN, TIMEOUT, Shell, run_script, user_env
 
@@ -455,15 +455,6 @@ def _fast_watches(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, "asyncio", _FastAsyncio())
 
 
-async def _until(condition: Any, what: str, timeout: float = 120.0) -> None:
-    """Wait (real time) until ``condition()`` holds; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        await asyncio.sleep(0.01)
-
-
 @runs("events-dag")
 def test_events_dag_runs_once_per_finished_run(
     monkeypatch: pytest.MonkeyPatch, write_block: Any, capsys: pytest.CaptureFixture[str]
@@ -500,7 +491,7 @@ def test_events_dag_runs_once_per_finished_run(
             events = trigger.run()
             first = asyncio.ensure_future(events.__anext__())
             # the watch places its cursor, then an hour passes: one run finishes
-            await _until(
+            await until(
                 lambda: any(r.path == "/runs" and r.status == 200 for r in emu.calls(method="GET")), "the cursor"
             )
             emu.clock.advance(3600 + 10)
@@ -603,7 +594,7 @@ def test_deploying_failure_watch_alerts_on_failed_runs_only(
             watches = {flow_id: trigger.run() for flow_id, trigger in triggers.items()}
             pending = {flow_id: asyncio.ensure_future(w.__anext__()) for flow_id, w in watches.items()}
             # both watches place their cursors, then an hour passes: one run each
-            await _until(
+            await until(
                 lambda: len([r for r in emu.calls(method="GET") if r.path == "/runs" and r.status == 200]) >= 2,
                 "both cursors",
             )
