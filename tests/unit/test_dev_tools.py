@@ -75,3 +75,15 @@ def test_demo_sends_airflows_output_to_the_log_file(tmp_path: Path) -> None:
     assert out.stderr == ""
     text = log.read_text()
     assert "airflow says a lot" in text and "a warning from a logger" in text and "from a child process" in text
+
+
+def test_pre_commit_runs_the_lint_jobs_tools_from_the_venv() -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert all(repo["repo"] == "local" for repo in config["repos"]), "nothing fetched at commit time"
+    assert hooks["ruff-check"]["entry"].startswith(".venv/bin/ruff check")
+    assert hooks["ruff-format"]["entry"].startswith(".venv/bin/ruff format")
+    assert hooks["mypy"]["entry"] == ".venv/bin/mypy airflow_flowservice"
+    assert '"ASYNC"' in (ROOT / "pyproject.toml").read_text().split("[tool.ruff.lint]")[1].split("\n[")[0]
