@@ -30,3 +30,23 @@ def _fresh_token_cache() -> Iterator[None]:
     TOKEN_CACHE.clear()
     yield
     TOKEN_CACHE.clear()
+
+
+# Every test runs under pytest-timeout: pyproject.toml sets 300 s a test with the thread method (Airflow's own
+# SIGALRM timeouts, around DAG file imports and task execution, would cancel the signal method's alarm); on a
+# timeout it prints every thread's stack and ends the test process. A tier that needs longer says so here, by
+# its folder under tests/: (seconds, method).
+TIER_TIMEOUTS: dict[str, tuple[float, str]] = {
+    # Its first test starts Airflow (about a minute), its scenarios take up to ~1.5 min each on a loaded
+    # machine. The signal method raises in the test instead, so the session fixture still stops every process.
+    "deployment": (900, "signal"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        parts = os.path.relpath(str(item.path), tests).split(os.sep)
+        if parts[0] in TIER_TIMEOUTS and item.get_closest_marker("timeout") is None:
+            seconds, method = TIER_TIMEOUTS[parts[0]]
+            item.add_marker(pytest.mark.timeout(seconds, method=method))
