@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for developers and CI; needs only Python 3 (3.10+).
 
-    python3 dev.py test    # create .venv, install the provider with test extras, run the test suite
+    python3 dev.py test    # create .venv, install the provider with test extras, run the test suite (--coverage)
     python3 dev.py demo    # same set-up, then run every example DAG against the bundled emulator
     python3 dev.py lint    # ruff + mypy
     python3 dev.py bench   # benchmarks/ (writes BENCHMARKS.md figures to stdout)
@@ -140,11 +140,22 @@ def suite_tiers() -> list[str]:
 
 
 def cmd_test(args: list[str]) -> None:
-    """The whole suite, one tier at a time with its time; with arguments, pytest with those arguments."""
+    """The whole suite, one tier at a time with its time; with arguments, pytest with those arguments.
+
+    ``--coverage`` measures what the suite covers of ``airflow_flowservice`` (in the test processes, not
+    in the processes they start) and fails under the floor (pyproject.toml ``[tool.coverage.report]``).
+    """
     ensure_venv()
+    coverage = "--coverage" in args
+    args = [a for a in args if a != "--coverage"]
+    pytest: list[str | Path] = [PY, "-m", "coverage", "run", "-m", "pytest"] if coverage else [PY, "-m", "pytest"]
+    if coverage:
+        run(PY, "-m", "coverage", "erase")
     # The suite sets its own temporary AIRFLOW_HOME in tests/conftest.py.
     if args:
-        run(PY, "-m", "pytest", "-q", *args)
+        run(*pytest, "-q", *args)
+        if coverage:
+            coverage_report()
         return
     import xml.etree.ElementTree as ET
 
@@ -157,7 +168,7 @@ def cmd_test(args: list[str]) -> None:
             started = time.monotonic()
             print(f"::: tests/{tier}", flush=True)
             code = subprocess.run(
-                [str(PY), "-m", "pytest", "-q", f"tests/{tier}", f"--junitxml={report}"], cwd=ROOT
+                [*map(str, pytest), "-q", f"tests/{tier}", f"--junitxml={report}"], cwd=ROOT
             ).returncode
             elapsed = time.monotonic() - started
             counts = {k: 0 for k in totals}
@@ -179,8 +190,29 @@ def cmd_test(args: list[str]) -> None:
     print("\n".join(lines))
     passed = totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"]
     print(f"{passed} passed, {totals['failures'] + totals['errors']} failed, {totals['skipped']} skipped")
+    below = coverage_report() if coverage else ""
     if failed:
-        sys.exit(f"FAILED tiers: {', '.join(failed)}")
+        sys.exit(f"FAILED tiers: {', '.join(failed)}" + (f"; {below}" if below else ""))
+    if below:
+        sys.exit(below)
+
+
+def coverage_report() -> str:
+    """Combine the tiers' coverage data, print the report and the total; what is wrong if under the floor."""
+
+    def coverage(*args: str) -> str:
+        return subprocess.run([str(PY), "-m", "coverage", *args], cwd=ROOT, capture_output=True, text=True).stdout
+
+    coverage("combine", "-q")
+    print(coverage("report", "--skip-covered", "--fail-under=0"), end="")
+    total = coverage("report", "--format=total", "--fail-under=0").strip()
+    probe = "import coverage; print(coverage.Coverage().get_option('report:fail_under'))"
+    floor = float(subprocess.run([str(PY), "-c", probe], cwd=ROOT, capture_output=True, text=True).stdout or 0)
+    print(f"Coverage of airflow_flowservice: {total}% (floor {floor:g}%: pyproject.toml [tool.coverage.report])")
+    try:
+        return "" if float(total) >= floor else f"coverage {total}% is under the floor of {floor:g}%"
+    except ValueError:
+        return f"coverage: no total (coverage report said {total!r})"
 
 
 def cmd_lint(args: list[str]) -> None:
