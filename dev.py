@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """One entry point for developers and CI; needs only Python 3 (3.10+).
 
-    python3 dev.py test    # create .venv, install the provider with test extras, run the test suite (--coverage)
-    python3 dev.py demo    # same set-up, then run every example DAG against the bundled emulator
-    python3 dev.py lint    # ruff + mypy
-    python3 dev.py bench   # benchmarks/ (writes BENCHMARKS.md figures to stdout)
-    python3 dev.py matrix  # unit + integration tiers on every supported Airflow line (ci/constraints/)
+    python3 dev.py test [--coverage]  # create .venv, install the provider with test extras, run the test suite
+    python3 dev.py demo           # same set-up, then run every example DAG against the bundled emulator
+    python3 dev.py lint           # ruff + mypy
+    python3 dev.py bench          # benchmarks/ (writes BENCHMARKS.md figures to stdout)
+    python3 dev.py matrix         # unit + integration tiers on every supported Airflow line (ci/matrix.json)
+    python3 dev.py matrix-table   # ci.yml's matrix and the README's Compatibility table from ci/matrix*.json
 
 Each command creates ``.venv`` on first use and re-installs when pyproject.toml changed (pip's
 output goes to ``.venv/pip-install.log``; a progress line every few seconds). Airflow runs with a
@@ -15,6 +16,7 @@ temporary AIRFLOW_HOME, never ~/airflow, removed afterwards.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -26,7 +28,7 @@ import venv
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, NamedTuple, TextIO
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -144,8 +146,10 @@ def cmd_test(args: list[str]) -> None:
 
     ``--coverage`` measures what the suite covers of ``airflow_flowservice`` (in the test processes, not
     in the processes they start) and fails under the floor (pyproject.toml ``[tool.coverage.report]``).
+    The whole suite's result goes to ci/matrix-results.json under CI or with ``--record`` (see recording).
     """
     ensure_venv()
+    record, args = recording(args)
     coverage = "--coverage" in args
     args = [a for a in args if a != "--coverage"]
     pytest: list[str | Path] = [PY, "-m", "coverage", "run", "-m", "pytest"] if coverage else [PY, "-m", "pytest"]
@@ -157,11 +161,10 @@ def cmd_test(args: list[str]) -> None:
         if coverage:
             coverage_report()
         return
-    import xml.etree.ElementTree as ET
-
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     lines: list[str] = []
     failed: list[str] = []
+    started_all = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="flowservice-junit-") as junit_dir:
         for tier in suite_tiers():
             report = Path(junit_dir) / f"{tier}.xml"
@@ -171,19 +174,15 @@ def cmd_test(args: list[str]) -> None:
                 [*map(str, pytest), "-q", f"tests/{tier}", f"--junitxml={report}"], cwd=ROOT
             ).returncode
             elapsed = time.monotonic() - started
-            counts = {k: 0 for k in totals}
-            if report.exists():
-                for suite in ET.parse(report).getroot().iter("testsuite"):
-                    for key in counts:
-                        counts[key] += int(suite.get(key, 0))
+            counts = junit_counts(report)
             for key in totals:
                 totals[key] += counts[key]
             bad = code != 0 or counts["tests"] == 0
             if bad:
                 failed.append(tier)
             lines.append(
-                f"  {tier:<18} {counts['tests'] - counts['failures'] - counts['errors'] - counts['skipped']:>4} passed "
-                f"{counts['failures'] + counts['errors']:>3} failed {counts['skipped']:>3} skipped  {elapsed:6.1f} s"
+                f"  {tier:<18} {counts['passed']:>4} passed "
+                f"{counts['failed']:>3} failed {counts['skipped']:>3} skipped  {elapsed:6.1f} s"
                 + ("  <- FAILED" if bad else "")
             )
     print("\nTiers:")
@@ -191,10 +190,46 @@ def cmd_test(args: list[str]) -> None:
     passed = totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"]
     print(f"{passed} passed, {totals['failures'] + totals['errors']} failed, {totals['skipped']} skipped")
     below = coverage_report() if coverage else ""
+    if record:
+        record_suite(started_all, passed, totals, failed)
     if failed:
         sys.exit(f"FAILED tiers: {', '.join(failed)}" + (f"; {below}" if below else ""))
     if below:
         sys.exit(below)
+
+
+def record_suite(started: float, passed: int, totals: dict[str, int], failed: list[str]) -> None:
+    """The whole suite's result, with the Airflow release and the Python it ran on."""
+    versions = subprocess.run(
+        [str(PY), "-c", "import sys, airflow; print(airflow.__version__, '%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    record_result(
+        "suite",
+        {
+            "airflow": versions[0] if versions else "?",
+            "python": versions[1] if len(versions) > 1 else "?",
+            "status": "FAILED" if failed else "passed",
+            "passed": passed,
+            "failed": totals["failures"] + totals["errors"],
+            "skipped": totals["skipped"],
+            "seconds": round(time.monotonic() - started),
+        },
+    )
+
+
+def junit_counts(report: Path) -> dict[str, int]:
+    """A JUnit XML report's tests, failures, errors and skipped, and passed and failed (failures + errors)."""
+    import xml.etree.ElementTree as ET
+
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if report.exists():
+        for suite in ET.parse(report).getroot().iter("testsuite"):
+            for key in counts:
+                counts[key] += int(suite.get(key, 0))
+    failed = counts["failures"] + counts["errors"]
+    return {**counts, "failed": failed, "passed": counts["tests"] - failed - counts["skipped"]}
 
 
 def coverage_report() -> str:
@@ -234,16 +269,54 @@ def cmd_bench(args: list[str]) -> None:
         run(PY, str(ROOT / "benchmarks" / "run_all.py"), *args, env=env)
 
 
-# The supported lines: (Airflow release, Python, constraints file). Each runs the unit and integration
-# tiers; the newest line on the default Python runs everything through `python3 dev.py test`.
-MATRIX: tuple[tuple[str, str, str], ...] = (
-    ("3.0.6", "3.10", "ci/constraints/airflow-3.0.txt"),
-    ("3.1.8", "3.10", "ci/constraints/airflow-3.1.txt"),
-    ("3.2.2", "3.10", "ci/constraints/airflow-3.2.txt"),
-    ("3.3.2", "3.10", "ci/constraints/airflow-3.3.txt"),
-    ("3.3.2", "3.13", "ci/constraints/airflow-3.3-py313.txt"),
-)
-MATRIX_TIERS = ("tests/unit", "tests/integration")
+# The supported Airflow lines are defined once, in ci/matrix.json (see its "about"); the results of their
+# last runs are in ci/matrix-results.json. ci.yml's matrix and the README's Compatibility table are written
+# from both by `python3 dev.py matrix-table`.
+MATRIX_FILE = ROOT / "ci" / "matrix.json"
+RESULTS_FILE = ROOT / "ci" / "matrix-results.json"
+CI_FILE = ROOT / ".github" / "workflows" / "ci.yml"
+README = ROOT / "README.md"
+_RESULTS_LOCK = threading.Lock()
+
+
+class Line(NamedTuple):
+    """One supported line: an Airflow release on one Python, installed with one constraints file."""
+
+    airflow: str
+    python: str
+    constraints: str
+
+    @property
+    def label(self) -> str:
+        return f"airflow-{self.airflow}-py{self.python}"
+
+
+def matrix_definition() -> dict[str, Any]:
+    return dict(json.loads(MATRIX_FILE.read_text()))
+
+
+def matrix_lines() -> list[Line]:
+    return [Line(entry["airflow"], entry["python"], entry["constraints"]) for entry in matrix_definition()["lines"]]
+
+
+def matrix_results() -> dict[str, dict[str, Any]]:
+    return dict(json.loads(RESULTS_FILE.read_text())) if RESULTS_FILE.exists() else {}
+
+
+def recording(args: list[str]) -> tuple[bool, list[str]]:
+    """Whether a run records its result in ci/matrix-results.json: under CI (``.ci/run`` sets ``CI``) or with
+    ``--record``; a developer's runs leave the tracked file alone. ``args`` without ``--record``."""
+    return bool(os.environ.get("CI")) or "--record" in args, [a for a in args if a != "--record"]
+
+
+def record_result(key: str, result: dict[str, Any]) -> None:
+    """Write one line's (or the suite's) last result into ci/matrix-results.json, keeping the others."""
+    entry = {**result, "date": time.strftime("%Y-%m-%d"), "by": "CI" if os.environ.get("CI") else "dev.py"}
+    with _RESULTS_LOCK:
+        results = matrix_results()
+        results[key] = dict(sorted(entry.items()))
+        rows = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(results.items())]
+        RESULTS_FILE.write_text("{\n" + ",\n".join(rows) + "\n}\n")
 
 
 def find_python(version: str) -> str:
@@ -258,14 +331,15 @@ def find_python(version: str) -> str:
     sys.exit(f"FATAL: no Python {version} on PATH or under {root}; the compatibility matrix needs it")
 
 
-def _matrix_line(airflow: str, python: str, constraints: str, log: Path) -> tuple[str, float, float]:
-    """Install (when the pins changed) and test one line, its output in ``log``: (status, install s, total s)."""
-    label = f"airflow-{airflow}-py{python}"
+def _matrix_line(line: Line, tiers: list[str], log: Path) -> dict[str, Any]:
+    """Install (when the pins changed) and test one line, its output in ``log``; its result (see record_result)."""
     started = time.monotonic()
-    env_dir = ROOT / f".venv-{label}"
+    env_dir = ROOT / f".venv-{line.label}"
     py = env_dir / "bin" / "python"
     stamp = env_dir / ".installed"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + (ROOT / constraints).read_bytes()).hexdigest()
+    report = log.with_suffix(".xml")
+    report.unlink(missing_ok=True)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + (ROOT / line.constraints).read_bytes()).hexdigest()
     with log.open("w") as out:
 
         def step(*cmd: str | Path) -> int:
@@ -275,38 +349,59 @@ def _matrix_line(airflow: str, python: str, constraints: str, log: Path) -> tupl
 
         if not (stamp.exists() and stamp.read_text() == digest):
             for cmd in (
-                (find_python(python), "-m", "venv", "--clear", env_dir),
+                (find_python(line.python), "-m", "venv", "--clear", env_dir),
                 (py, "-m", "pip", "install", "-qq", "--upgrade", "pip"),
-                (py, "-m", "pip", "install", "-qq", "-c", constraints, f"apache-airflow=={airflow}", "-e", ".[test]"),
+                (
+                    py,
+                    "-m",
+                    "pip",
+                    "install",
+                    "-qq",
+                    "-c",
+                    line.constraints,
+                    f"apache-airflow=={line.airflow}",
+                    "-e",
+                    ".[test]",
+                ),
             ):
                 if step(*cmd) != 0:
-                    return "INSTALL FAILED", time.monotonic() - started, time.monotonic() - started
+                    elapsed = round(time.monotonic() - started)
+                    return {"status": "INSTALL FAILED", "install_seconds": elapsed, "seconds": elapsed}
             stamp.write_text(digest)
         installed = time.monotonic() - started
-        code = step(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MATRIX_TIERS)
-    status = "passed" if code == 0 else f"FAILED (exit {code})"
-    return status, installed, time.monotonic() - started
+        code = step(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *tiers)
+    counts = junit_counts(report)
+    return {
+        "status": "passed" if code == 0 and counts["tests"] else f"FAILED (exit {code})",
+        "passed": counts["passed"],
+        "failed": counts["failed"],
+        "skipped": counts["skipped"],
+        "install_seconds": round(installed),
+        "seconds": round(time.monotonic() - started),
+    }
 
 
 def cmd_matrix(args: list[str]) -> None:
-    """Unit and integration tiers on each supported Airflow line, each in its own pinned venv.
+    """Unit and integration tiers on each supported Airflow line (ci/matrix.json), each in its own pinned venv.
 
     ``--jobs N`` runs N lines at once (default 2: the tests mostly wait on the emulator); any other
-    argument picks lines by label (``airflow-3.0.6-py3.10``) or Airflow version.
+    argument picks lines by label (``airflow-3.0.6-py3.10``) or Airflow version. Under CI or with
+    ``--record``, each line's result goes to ci/matrix-results.json (``python3 dev.py matrix-table`` puts it
+    in the README).
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    record, args = recording(args)
     jobs = 2
     if "--jobs" in args:
         at = args.index("--jobs")
         jobs = int(args[at + 1])
         args = args[:at] + args[at + 2 :]
     wanted = set(args)
-    lines = [
-        (airflow, python, constraints)
-        for airflow, python, constraints in MATRIX
-        if not wanted or f"airflow-{airflow}-py{python}" in wanted or airflow in wanted
-    ]
+    lines = [line for line in matrix_lines() if not wanted or line.label in wanted or line.airflow in wanted]
+    if not lines:
+        sys.exit(f"no line of ci/matrix.json matches {' '.join(args)}")
+    tiers = list(matrix_definition()["tiers"])
     logs = ROOT / ".matrix-logs"
     logs.mkdir(exist_ok=True)
 
@@ -314,28 +409,140 @@ def cmd_matrix(args: list[str]) -> None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
-    def one(line: tuple[str, str, str]) -> tuple[str, str, float, float]:
-        airflow, python, constraints = line
-        label = f"airflow-{airflow}-py{python}"
-        say(f"== {label}: started (log .matrix-logs/{label}.log)")
-        status, installed, total = _matrix_line(airflow, python, constraints, logs / f"{label}.log")
-        say(f"== {label}: {status} in {total:.0f} s (install {installed:.0f} s)")
-        return label, status, installed, total
+    def one(line: Line) -> tuple[str, dict[str, Any]]:
+        say(f"== {line.label}: started (log .matrix-logs/{line.label}.log)")
+        result = _matrix_line(line, tiers, logs / f"{line.label}.log")
+        if record:
+            record_result(line.label, result)
+        say(f"== {line.label}: {result['status']} in {result['seconds']} s (install {result['install_seconds']} s)")
+        return line.label, result
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results = list(pool.map(one, lines))
-    for label, status, _, _ in results:
-        if status != "passed":
+    for label, result in results:
+        if result["status"] != "passed":
             tail = (logs / f"{label}.log").read_text(errors="replace").splitlines()[-60:]
             print(f"\n---- {label}: last lines of its log ----\n" + "\n".join(tail))
-    print("\nCompatibility matrix (unit + integration tiers):")
-    for label, status, installed, total in results:
-        print(f"  {label:<24} {status:<22} install {installed:4.0f} s   total {total:5.0f} s")
-    if any(status != "passed" for _, status, _, _ in results):
+    print(f"\nCompatibility matrix ({', '.join(tiers)}; results in {RESULTS_FILE.relative_to(ROOT)}):")
+    for label, result in results:
+        print(
+            f"  {label:<24} {result['status']:<22} install {result['install_seconds']:4d} s   "
+            f"total {result['seconds']:5d} s"
+        )
+    if any(result["status"] != "passed" for _, result in results):
         sys.exit(1)
 
 
-COMMANDS = {"test": cmd_test, "lint": cmd_lint, "demo": cmd_demo, "bench": cmd_bench, "matrix": cmd_matrix}
+# -- the files written from ci/matrix.json ------------------------------------------------------------------
+
+TABLE_BEGIN = "<!-- matrix-table: written by `python3 dev.py matrix-table` from ci/matrix*.json -->"
+TABLE_END = "<!-- /matrix-table -->"
+CI_BEGIN = "# BEGIN matrix: written by `python3 dev.py matrix-table` from ci/matrix.json"
+CI_END = "# END matrix"
+
+
+def _minutes(result: dict[str, Any]) -> str:
+    return f"{result['seconds'] / 60:.1f} min"
+
+
+def _counts(result: dict[str, Any]) -> str:
+    parts = [f"{result['failed']} failed"] if result.get("failed") else []
+    parts.append(f"{result['passed']} passed")
+    parts += [f"{result['skipped']} skipped"] if result.get("skipped") else []
+    return ", ".join(parts)
+
+
+def readme_table(definition: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
+    """The README's Compatibility table: a row per Airflow release, a column per supported Python."""
+    pythons: list[str] = definition["pythons"]
+    lines = [Line(e["airflow"], e["python"], e["constraints"]) for e in definition["lines"]]
+    suite = results.get("suite")
+    releases = list(dict.fromkeys([line.airflow for line in lines] + ([suite["airflow"]] if suite else [])))
+    cells: dict[tuple[str, str], str] = {}
+    for line in lines:
+        result = results.get(line.label)
+        if result is None:
+            cells[line.airflow, line.python] = "not run yet"
+        elif result["status"] == "passed":
+            cells[line.airflow, line.python] = f"{_counts(result)} ({_minutes(result)})"
+        else:
+            cells[line.airflow, line.python] = f"**{result['status']}**: {_counts(result)} ({_minutes(result)})"
+    if suite:
+        outcome = _counts(suite) if suite["status"] == "passed" else f"**{suite['status']}**: {_counts(suite)}"
+        cells[suite["airflow"], suite["python"]] = f"every tier (`python3 dev.py test`): {outcome} ({_minutes(suite)})"
+    rows = [
+        "| Airflow \\ Python | " + " | ".join(pythons) + " |",
+        "|---" * (len(pythons) + 1) + "|",
+        *(
+            "| " + " | ".join([release, *(cells.get((release, py), "-") for py in pythons)]) + " |"
+            for release in releases
+        ),
+    ]
+    runs: dict[tuple[str, str], list[str]] = {}
+    for line in lines:
+        if line.label in results:
+            runs.setdefault((results[line.label]["date"], results[line.label]["by"]), []).append(
+                f"{line.airflow} on {line.python}"
+            )
+    if suite:
+        runs.setdefault((suite["date"], suite["by"]), []).append("every tier")
+    by = {"CI": "`.ci/run` or CI", "dev.py": "`python3 dev.py` on a developer machine"}
+    when = "; ".join(
+        f"{date}, {by.get(who, who)}" + ("" if len(runs) == 1 else f" ({', '.join(which)})")
+        for (date, who), which in sorted(runs.items())
+    )
+    note = ["`-`: not in the matrix. Each time includes the line's install (none when its pins did not change)."]
+    note += [f"Last runs: {when}."] if when else []
+    return "\n".join([TABLE_BEGIN, *rows, "", *note, TABLE_END])
+
+
+def ci_matrix(definition: dict[str, Any], indent: str) -> str:
+    """The ``include:`` list of ci.yml's matrix job, between its markers."""
+    include = [f'{indent}  - {{ airflow: "{e["airflow"]}", python: "{e["python"]}" }}' for e in definition["lines"]]
+    return "\n".join([f"{indent}{CI_BEGIN}", f"{indent}include:", *include, f"{indent}{CI_END}"])
+
+
+def _replace_between(text: str, begin: str, end: str, block: str, where: Path) -> str:
+    """``text`` with the lines from the one holding ``begin`` to the one holding ``end`` replaced by ``block``."""
+    rows = text.split("\n")
+    starts = [i for i, row in enumerate(rows) if begin in row]
+    ends = [i for i, row in enumerate(rows) if end in row]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        sys.exit(f"{where.relative_to(ROOT)}: expected one {begin!r} line, then one {end!r} line")
+    return "\n".join([*rows[: starts[0]], block, *rows[ends[0] + 1 :]])
+
+
+def matrix_files() -> dict[Path, str]:
+    """ci.yml and README.md as ci/matrix.json and ci/matrix-results.json say they should read."""
+    definition, results = matrix_definition(), matrix_results()
+    ci = CI_FILE.read_text()
+    indent = next((row.split(CI_BEGIN)[0] for row in ci.split("\n") if CI_BEGIN in row), "")
+    return {
+        CI_FILE: _replace_between(ci, CI_BEGIN, CI_END, ci_matrix(definition, indent), CI_FILE),
+        README: _replace_between(README.read_text(), TABLE_BEGIN, TABLE_END, readme_table(definition, results), README),
+    }
+
+
+def cmd_matrix_table(args: list[str]) -> None:
+    """Rewrite ci.yml's matrix and the README's Compatibility table; ``--check``: fail if either is stale."""
+    stale = [path for path, text in matrix_files().items() if path.read_text() != text]
+    if "--check" in args:
+        if stale:
+            sys.exit(f"out of date: {', '.join(str(p.relative_to(ROOT)) for p in stale)} (python3 dev.py matrix-table)")
+        return
+    for path, text in matrix_files().items():
+        path.write_text(text)
+    print("rewritten: " + (", ".join(str(p.relative_to(ROOT)) for p in stale) or "nothing (up to date)"))
+
+
+COMMANDS = {
+    "test": cmd_test,
+    "lint": cmd_lint,
+    "demo": cmd_demo,
+    "bench": cmd_bench,
+    "matrix": cmd_matrix,
+    "matrix-table": cmd_matrix_table,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
