@@ -7,6 +7,7 @@
     python3 dev.py bench          # benchmarks/ (writes BENCHMARKS.md figures to stdout)
     python3 dev.py matrix         # unit + integration tiers on every supported Airflow line (ci/matrix.json)
     python3 dev.py matrix-table   # ci.yml's matrix and the README's Compatibility table from ci/matrix*.json
+    python3 dev.py lowest         # unit + integration tiers with the declared floors of the runtime dependencies
 
 Each command creates ``.venv`` on first use and re-installs when pyproject.toml changed (pip's
 output goes to ``.venv/pip-install.log``; a progress line every few seconds). Airflow runs with a
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -493,6 +495,17 @@ def readme_table(definition: dict[str, Any], results: dict[str, dict[str, Any]])
     )
     note = ["`-`: not in the matrix. Each time includes the line's install (none when its pins did not change)."]
     note += [f"Last runs: {when}."] if when else []
+    lowest = results.get("lowest")
+    if lowest:
+        floors = ", ".join(f"{name} {version}" for name, version in lowest["versions"].items())
+        outcome = _counts(lowest) if lowest["status"] == "passed" else f"**{lowest['status']}**: {_counts(lowest)}"
+        pinned = f" (and {', '.join(lowest['with'])} by hand)" if lowest.get("with") else ""
+        note += [
+            "",
+            f"Declared floors (`python3 dev.py lowest`, {lowest['date']}): {floors}{pinned} on Python "
+            f"{lowest['python']}, with the {lowest['line']} line's pins for the rest: "
+            f"{', '.join(definition['tiers'])}: {outcome} ({_minutes(lowest)}).",
+        ]
     return "\n".join([TABLE_BEGIN, *rows, "", *note, TABLE_END])
 
 
@@ -535,6 +548,119 @@ def cmd_matrix_table(args: list[str]) -> None:
     print("rewritten: " + (", ".join(str(p.relative_to(ROOT)) for p in stale) or "nothing (up to date)"))
 
 
+# -- the declared floors ---------------------------------------------------------------------------------------
+
+UV_VENV = ROOT / ".venv-uv"  # uv, in a venv of its own (its cache in UV_VENV / "cache": nothing global)
+UV = "uv==0.13.9"  # the release this job was written against; raise it deliberately
+LOWEST_VENV = ROOT / ".venv-lowest"
+# Released in lockstep with a direct dependency (which pins them exactly): unpinned with it, or the line's
+# pins would hold the dependency at the line's version.
+LOCKSTEP = {"apache-airflow": ("apache-airflow-core", "apache-airflow-task-sdk"), "pydantic": ("pydantic-core",)}
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_floors() -> dict[str, str]:
+    """pyproject.toml's ``dependencies``: {name: floor} (read without tomllib, which Python 3.10 lacks)."""
+    block = re.search(r"^dependencies = \[(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.M | re.S)
+    assert block, "pyproject.toml: no dependencies = [...]"
+    floors = {}
+    for spec in re.findall(r'^\s*"([^"]+)"', block.group(1), re.M):
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)\s*>=\s*([0-9][^,;\s]*)\s*(?:,.*)?", spec)
+        if not match:
+            sys.exit(f"pyproject.toml: dependency {spec!r} has no >= floor (python3 dev.py lowest tests floors)")
+        floors[canonical(match.group(1))] = match.group(2)
+    return floors
+
+
+def cmd_lowest(args: list[str]) -> None:
+    """The declared floors are true: the lowest versions of the direct runtime dependencies that the oldest
+    line of ci/matrix.json accepts, with its pins for everything else, pass the unit and integration tiers.
+
+    uv installs them (``--resolution lowest-direct``) into .venv-lowest; a floor that does not install (the
+    line needs more) fails the job, naming the version to declare. ``--with SPEC`` (repeatable) adds a
+    constraint, e.g. ``--with tenacity==8.2.3``. Its result goes to ci/matrix-results.json under CI or with
+    ``--record`` (the README shows it under the Compatibility table).
+    """
+    started = time.monotonic()
+    record, args = recording(args)
+    extra = [args[i + 1] for i, arg in enumerate(args) if arg == "--with"]
+    oldest = matrix_lines()[0]
+    floors = runtime_floors()
+    uv = UV_VENV / "bin" / "uv"
+    if not uv.exists() or not (UV_VENV / ".installed").exists() or (UV_VENV / ".installed").read_text() != UV:
+        run(sys.executable, "-m", "venv", "--clear", UV_VENV)
+        run(UV_VENV / "bin" / "python", "-m", "pip", "install", "-q", UV)
+        (UV_VENV / ".installed").write_text(UV)
+    logs = ROOT / ".matrix-logs"
+    logs.mkdir(exist_ok=True)
+    unpinned = {*floors, *(c for name in floors for c in LOCKSTEP.get(name, ()))}
+    constraints = logs / "lowest-constraints.txt"
+    kept = [
+        row
+        for row in (ROOT / oldest.constraints).read_text().splitlines()
+        if row.strip() and not row.startswith("#") and canonical(row.split("==")[0]) not in unpinned
+    ]
+    constraints.write_text(
+        "\n".join([f"# {oldest.constraints} without {', '.join(sorted(unpinned))}", *kept, *extra]) + "\n"
+    )
+    env = {**os.environ, "UV_CACHE_DIR": str(UV_VENV / "cache"), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1"}
+    py = LOWEST_VENV / "bin" / "python"
+    run(uv, "venv", "-q", "--clear", "--python", find_python(oldest.python), LOWEST_VENV, env=env)
+    run(
+        uv, "pip", "install", "-q", "--python", py, "--resolution", "lowest-direct", "-c", constraints, "-e", ".[test]",
+        env=env,
+    )  # fmt: skip
+    installed = time.monotonic() - started
+    probe = (
+        "import json, sys; from importlib.metadata import version; from packaging.version import Version; "
+        "floors = json.loads(sys.argv[1]); "
+        "print(json.dumps({n: [version(n), Version(version(n)) == Version(f)] for n, f in floors.items()}))"
+    )
+    seen = json.loads(subprocess.run([str(py), "-c", probe, json.dumps(floors)], capture_output=True, text=True).stdout)
+    print(f"\nInstalled on Python {oldest.python} with {oldest.constraints}'s other pins ({installed:.0f} s):")
+    wrong = []
+    for name, (version, at_floor) in seen.items():
+        print(f"  {name:<40} {version:<10} declared >={floors[name]}" + ("" if at_floor else "  <- NOT THE FLOOR"))
+        if not at_floor:
+            wrong.append(f"{name} installs as {version}, not its declared floor {floors[name]}")
+    tiers = list(matrix_definition()["tiers"])
+    report = logs / "lowest.xml"
+    report.unlink(missing_ok=True)
+    print(f"+ pytest {' '.join(tiers)}", flush=True)
+    code = subprocess.run(
+        [str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *tiers], cwd=ROOT
+    ).returncode
+    counts = junit_counts(report)
+    total = time.monotonic() - started
+    status = "passed" if code == 0 and counts["tests"] and not wrong else "FAILED"
+    if record:
+        record_result(
+            "lowest",
+            {
+                "line": oldest.label,
+                "python": oldest.python,
+                "versions": {name: version for name, (version, _) in seen.items()},
+                "with": extra,
+                "status": status,
+                "passed": counts["passed"],
+                "failed": counts["failed"],
+                "skipped": counts["skipped"],
+                "seconds": round(total),
+            },
+        )
+    print(
+        f"\nDeclared floors: {status}: {_counts(counts)} in {total:.0f} s "
+        f"(install {installed:.0f} s, tests {total - installed:.0f} s)"
+    )
+    if wrong:
+        sys.exit("Floors not tested: " + "; ".join(wrong) + " (raise them in pyproject.toml)")
+    if status != "passed":
+        sys.exit(1)
+
+
 COMMANDS = {
     "test": cmd_test,
     "lint": cmd_lint,
@@ -542,6 +668,7 @@ COMMANDS = {
     "bench": cmd_bench,
     "matrix": cmd_matrix,
     "matrix-table": cmd_matrix_table,
+    "lowest": cmd_lowest,
 }
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ def test_the_matrix_definition_ci_workflow_readme_table_and_constraints_agree() 
     assert {line.python for line in lines} | {definition["suite_python"]} <= set(classifiers)
     assert all((ROOT / tier).is_dir() for tier in definition["tiers"])
 
-    # ci.yml: the matrix job runs exactly the lines, the suite job the suite's Python.
+    # ci.yml: the matrix job runs exactly the lines, the suite job the suite's Python, the floors job the oldest line's.
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
     jobs = workflow["jobs"]
     include = [{"airflow": line.airflow, "python": line.python} for line in lines]
@@ -122,6 +122,7 @@ def test_the_matrix_definition_ci_workflow_readme_table_and_constraints_agree() 
         return [step["with"]["python-version"] for step in jobs[job]["steps"] if "setup-python" in step.get("uses", "")]
 
     assert pythons("suite")[0] == definition["suite_python"]
+    assert pythons("lowest")[0] == lines[0].python
     # ... and ci.yml reads as `python3 dev.py matrix-table` writes it.
     assert dev.matrix_files()[dev.CI_FILE] == dev.CI_FILE.read_text(), "run python3 dev.py matrix-table"
 
@@ -191,6 +192,13 @@ def test_the_matrix_table_shows_each_lines_last_result() -> None:
         "| 3.3.2 | - | every tier (`python3 dev.py test`): 648 passed (13.1 min) |",
     ]
     assert "Last runs: 2026-12-07, `.ci/run` or CI." in table
+
+
+def test_every_runtime_dependency_declares_a_floor_the_lowest_job_can_install() -> None:
+    dev = _load("dev", ROOT / "dev.py")
+    floors = dev.runtime_floors()
+    assert "apache-airflow" in floors and "tenacity" in floors
+    assert set(dev.LOCKSTEP) <= set(floors)
 
 
 def test_pre_commit_runs_the_lint_jobs_tools_from_the_venv() -> None:
