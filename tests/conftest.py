@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -21,6 +22,29 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(_HOME, "dags")
 # The suite is not a triggerer: freezing its objects (gc.freeze) would keep every test's garbage alive.
 os.environ.setdefault("AIRFLOW__FLOWSERVICE__FREEZE_GC_IN_TRIGGERER", "False")
 os.makedirs(os.path.join(_HOME, "dags"), exist_ok=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_in_process_execution_api() -> Iterator[None]:
+    """On Airflow 3.0-3.2, build ``dag.test()``'s in-process Execution API once per test process, as 3.3 does.
+
+    Their ``dag.test()`` creates a new ``InProcessExecutionAPI`` for every task it runs: a FastAPI app with
+    all its API versions, and an a2wsgi bridge with an event-loop thread that is never stopped. Airflow 3.3
+    caches it (``functools.lru_cache(maxsize=1)`` on ``in_process_api_server``: apache/airflow#65235);
+    the same cache here takes most of the time out of the DAG tiers on the older lines (the matrix times in
+    the README). What the tasks do and what the tests check is unchanged.
+    """
+    from airflow.sdk.execution_time import supervisor
+
+    built = supervisor.in_process_api_server
+    if hasattr(built, "cache_info"):  # 3.3+: cached by Airflow itself
+        yield
+        return
+    supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(built)
+    try:
+        yield
+    finally:
+        supervisor.in_process_api_server = built
 
 
 @pytest.fixture(autouse=True)
