@@ -448,6 +448,8 @@ def _minutes(result: dict[str, Any]) -> str:
 
 
 def _counts(result: dict[str, Any]) -> str:
+    if not any(result.get(key) for key in ("passed", "failed", "skipped")):
+        return "no test report (the test process ended early, e.g. at a pytest-timeout)"
     parts = [f"{result['failed']} failed"] if result.get("failed") else []
     parts.append(f"{result['passed']} passed")
     parts += [f"{result['skipped']} skipped"] if result.get("skipped") else []

@@ -192,6 +192,9 @@ def test_the_matrix_table_shows_each_lines_last_result() -> None:
         "| 3.3.2 | - | every tier (`python3 dev.py test`): 648 passed (13.1 min) |",
     ]
     assert "Last runs: 2026-12-07, `.ci/run` or CI." in table
+    ended = {**day, "status": "FAILED (exit 1)", "passed": 0, "failed": 0, "skipped": 0, "seconds": 330}
+    table = dev.readme_table(definition, {**results, "airflow-3.0.6-py3.10": ended})
+    assert "| 3.0.6 | **FAILED (exit 1)**: no test report (the test process ended early" in table
 
 
 def test_every_runtime_dependency_declares_a_floor_the_lowest_job_can_install() -> None:
