@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """One entry point for developers and CI; needs only Python 3 (3.10+).
 
-    python3 dev.py test    # create .venv, install the provider with test extras, run the test suite
-    python3 dev.py demo    # same set-up, then run every example DAG against the bundled emulator
-    python3 dev.py lint    # ruff + mypy
-    python3 dev.py bench   # benchmarks/ (writes BENCHMARKS.md figures to stdout)
-    python3 dev.py matrix  # unit + integration tiers on every supported Airflow line (ci/constraints/)
-    python3 dev.py celery  # the deployment tier on CeleryExecutor, PostgreSQL and Redis (tests/deployment/celery)
+    python3 dev.py test [--coverage]  # create .venv, install the provider with test extras, run the test suite
+    python3 dev.py demo           # same set-up, then run every example DAG against the bundled emulator
+    python3 dev.py lint           # ruff + mypy
+    python3 dev.py bench          # benchmarks/ (writes BENCHMARKS.md figures to stdout)
+    python3 dev.py matrix         # unit + integration tiers on every supported Airflow line (ci/matrix.json)
+    python3 dev.py matrix-table   # ci.yml's matrix and the README's Compatibility table from ci/matrix*.json
+    python3 dev.py lowest         # unit + integration tiers with the declared floors of the runtime dependencies
+    python3 dev.py celery         # the deployment tier on CeleryExecutor, PostgreSQL, Redis (tests/deployment/celery)
+    python3 dev.py docs           # the API reference (docs/api) into build/docs/html, warnings as errors
 
 Each command creates ``.venv`` on first use and re-installs when pyproject.toml changed (pip's
 output goes to ``.venv/pip-install.log``; a progress line every few seconds). Airflow runs with a
@@ -16,7 +19,9 @@ temporary AIRFLOW_HOME, never ~/airflow, removed afterwards.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +32,7 @@ import venv
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, NamedTuple, TextIO
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -141,17 +146,29 @@ def suite_tiers() -> list[str]:
 
 
 def cmd_test(args: list[str]) -> None:
-    """The whole suite, one tier at a time with its time; with arguments, pytest with those arguments."""
+    """The whole suite, one tier at a time with its time; with arguments, pytest with those arguments.
+
+    ``--coverage`` measures what the suite covers of ``airflow_flowservice`` (in the test processes, not
+    in the processes they start) and fails under the floor (pyproject.toml ``[tool.coverage.report]``).
+    The whole suite's result goes to ci/matrix-results.json under CI or with ``--record`` (see recording).
+    """
     ensure_venv()
+    record, args = recording(args)
+    coverage = "--coverage" in args
+    args = [a for a in args if a != "--coverage"]
+    pytest: list[str | Path] = [PY, "-m", "coverage", "run", "-m", "pytest"] if coverage else [PY, "-m", "pytest"]
+    if coverage:
+        run(PY, "-m", "coverage", "erase")
     # The suite sets its own temporary AIRFLOW_HOME in tests/conftest.py.
     if args:
-        run(PY, "-m", "pytest", "-q", *args)
+        run(*pytest, "-q", *args)
+        if coverage:
+            coverage_report()
         return
-    import xml.etree.ElementTree as ET
-
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     lines: list[str] = []
     failed: list[str] = []
+    started_all = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="flowservice-junit-") as junit_dir:
         for tier in suite_tiers():
             report = Path(junit_dir) / f"{tier}.xml"
@@ -159,31 +176,84 @@ def cmd_test(args: list[str]) -> None:
             print(f"::: tests/{tier}", flush=True)
             code = subprocess.run(
                 # The Celery tier needs its own venv and servers: `python3 dev.py celery` runs it.
-                [str(PY), "-m", "pytest", "-q", f"tests/{tier}", f"--junitxml={report}", f"--ignore={CELERY_TESTS}"],
+                [*map(str, pytest), "-q", f"tests/{tier}", f"--junitxml={report}", f"--ignore={CELERY_TESTS}"],
                 cwd=ROOT,
             ).returncode
             elapsed = time.monotonic() - started
-            counts = {k: 0 for k in totals}
-            if report.exists():
-                for suite in ET.parse(report).getroot().iter("testsuite"):
-                    for key in counts:
-                        counts[key] += int(suite.get(key, 0))
+            counts = junit_counts(report)
             for key in totals:
                 totals[key] += counts[key]
             bad = code != 0 or counts["tests"] == 0
             if bad:
                 failed.append(tier)
             lines.append(
-                f"  {tier:<18} {counts['tests'] - counts['failures'] - counts['errors'] - counts['skipped']:>4} passed "
-                f"{counts['failures'] + counts['errors']:>3} failed {counts['skipped']:>3} skipped  {elapsed:6.1f} s"
+                f"  {tier:<18} {counts['passed']:>4} passed "
+                f"{counts['failed']:>3} failed {counts['skipped']:>3} skipped  {elapsed:6.1f} s"
                 + ("  <- FAILED" if bad else "")
             )
     print("\nTiers:")
     print("\n".join(lines))
     passed = totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"]
     print(f"{passed} passed, {totals['failures'] + totals['errors']} failed, {totals['skipped']} skipped")
+    below = coverage_report() if coverage else ""
+    if record:
+        record_suite(started_all, passed, totals, failed)
     if failed:
-        sys.exit(f"FAILED tiers: {', '.join(failed)}")
+        sys.exit(f"FAILED tiers: {', '.join(failed)}" + (f"; {below}" if below else ""))
+    if below:
+        sys.exit(below)
+
+
+def record_suite(started: float, passed: int, totals: dict[str, int], failed: list[str]) -> None:
+    """The whole suite's result, with the Airflow release and the Python it ran on."""
+    versions = subprocess.run(
+        [str(PY), "-c", "import sys, airflow; print(airflow.__version__, '%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    record_result(
+        "suite",
+        {
+            "airflow": versions[0] if versions else "?",
+            "python": versions[1] if len(versions) > 1 else "?",
+            "status": "FAILED" if failed else "passed",
+            "passed": passed,
+            "failed": totals["failures"] + totals["errors"],
+            "skipped": totals["skipped"],
+            "seconds": round(time.monotonic() - started),
+        },
+    )
+
+
+def junit_counts(report: Path) -> dict[str, int]:
+    """A JUnit XML report's tests, failures, errors and skipped, and passed and failed (failures + errors)."""
+    import xml.etree.ElementTree as ET
+
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if report.exists():
+        for suite in ET.parse(report).getroot().iter("testsuite"):
+            for key in counts:
+                counts[key] += int(suite.get(key, 0))
+    failed = counts["failures"] + counts["errors"]
+    return {**counts, "failed": failed, "passed": counts["tests"] - failed - counts["skipped"]}
+
+
+def coverage_report() -> str:
+    """Combine the tiers' coverage data, print the report and the total; what is wrong if under the floor."""
+
+    def coverage(*args: str) -> str:
+        return subprocess.run([str(PY), "-m", "coverage", *args], cwd=ROOT, capture_output=True, text=True).stdout
+
+    coverage("combine", "-q")
+    print(coverage("report", "--skip-covered", "--fail-under=0"), end="")
+    total = coverage("report", "--format=total", "--fail-under=0").strip()
+    probe = "import coverage; print(coverage.Coverage().get_option('report:fail_under'))"
+    floor = float(subprocess.run([str(PY), "-c", probe], cwd=ROOT, capture_output=True, text=True).stdout or 0)
+    print(f"Coverage of airflow_flowservice: {total}% (floor {floor:g}%: pyproject.toml [tool.coverage.report])")
+    try:
+        return "" if float(total) >= floor else f"coverage {total}% is under the floor of {floor:g}%"
+    except ValueError:
+        return f"coverage: no total (coverage report said {total!r})"
 
 
 def cmd_lint(args: list[str]) -> None:
@@ -205,19 +275,57 @@ def cmd_bench(args: list[str]) -> None:
         run(PY, str(ROOT / "benchmarks" / "run_all.py"), *args, env=env)
 
 
-# The supported lines: (Airflow release, Python, constraints file). Each runs the unit and integration
-# tiers; the newest line on the default Python runs everything through `python3 dev.py test`.
-MATRIX: tuple[tuple[str, str, str], ...] = (
-    ("3.0.6", "3.10", "ci/constraints/airflow-3.0.txt"),
-    ("3.1.8", "3.10", "ci/constraints/airflow-3.1.txt"),
-    ("3.2.2", "3.10", "ci/constraints/airflow-3.2.txt"),
-    ("3.3.2", "3.10", "ci/constraints/airflow-3.3.txt"),
-    ("3.3.2", "3.13", "ci/constraints/airflow-3.3-py313.txt"),
-)
-MATRIX_TIERS = ("tests/unit", "tests/integration")
 #: The Celery tier's tests (``python3 dev.py celery``): not part of ``python3 dev.py test``.
 CELERY_TESTS = "tests/deployment/celery"
 Step = Callable[..., int]
+# The supported Airflow lines are defined once, in ci/matrix.json (see its "about"); the results of their
+# last runs are in ci/matrix-results.json. ci.yml's matrix and the README's Compatibility table are written
+# from both by `python3 dev.py matrix-table`.
+MATRIX_FILE = ROOT / "ci" / "matrix.json"
+RESULTS_FILE = ROOT / "ci" / "matrix-results.json"
+CI_FILE = ROOT / ".github" / "workflows" / "ci.yml"
+README = ROOT / "README.md"
+_RESULTS_LOCK = threading.Lock()
+
+
+class Line(NamedTuple):
+    """One supported line: an Airflow release on one Python, installed with one constraints file."""
+
+    airflow: str
+    python: str
+    constraints: str
+
+    @property
+    def label(self) -> str:
+        return f"airflow-{self.airflow}-py{self.python}"
+
+
+def matrix_definition() -> dict[str, Any]:
+    return dict(json.loads(MATRIX_FILE.read_text()))
+
+
+def matrix_lines() -> list[Line]:
+    return [Line(entry["airflow"], entry["python"], entry["constraints"]) for entry in matrix_definition()["lines"]]
+
+
+def matrix_results() -> dict[str, dict[str, Any]]:
+    return dict(json.loads(RESULTS_FILE.read_text())) if RESULTS_FILE.exists() else {}
+
+
+def recording(args: list[str]) -> tuple[bool, list[str]]:
+    """Whether a run records its result in ci/matrix-results.json: under CI (``.ci/run`` sets ``CI``) or with
+    ``--record``; a developer's runs leave the tracked file alone. ``args`` without ``--record``."""
+    return bool(os.environ.get("CI")) or "--record" in args, [a for a in args if a != "--record"]
+
+
+def record_result(key: str, result: dict[str, Any]) -> None:
+    """Write one line's (or the suite's) last result into ci/matrix-results.json, keeping the others."""
+    entry = {**result, "date": time.strftime("%Y-%m-%d"), "by": "CI" if os.environ.get("CI") else "dev.py"}
+    with _RESULTS_LOCK:
+        results = matrix_results()
+        results[key] = dict(sorted(entry.items()))
+        rows = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(results.items())]
+        RESULTS_FILE.write_text("{\n" + ",\n".join(rows) + "\n}\n")
 
 
 def find_python(version: str) -> str:
@@ -256,12 +364,13 @@ def install_pinned(
     return True
 
 
-def _matrix_line(airflow: str, python: str, constraints: str, log: Path) -> tuple[str, float, float]:
-    """Install (when the pins changed) and test one line, its output in ``log``: (status, install s, total s)."""
-    label = f"airflow-{airflow}-py{python}"
+def _matrix_line(line: Line, tiers: list[str], log: Path) -> dict[str, Any]:
+    """Install (when the pins changed) and test one line, its output in ``log``; its result (see record_result)."""
     started = time.monotonic()
-    env_dir = ROOT / f".venv-{label}"
+    env_dir = ROOT / f".venv-{line.label}"
     py = env_dir / "bin" / "python"
+    report = log.with_suffix(".xml")
+    report.unlink(missing_ok=True)
     with log.open("w") as out:
 
         def step(*cmd: str | Path) -> int:
@@ -269,34 +378,44 @@ def _matrix_line(airflow: str, python: str, constraints: str, log: Path) -> tupl
             out.flush()
             return subprocess.run([str(c) for c in cmd], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT).returncode
 
-        requirements = (f"apache-airflow=={airflow}", "-e", ".[test]")
-        if not install_pinned(env_dir, find_python(python), (constraints,), requirements, step):
-            return "INSTALL FAILED", time.monotonic() - started, time.monotonic() - started
+        requirements = (f"apache-airflow=={line.airflow}", "-e", ".[test]")
+        if not install_pinned(env_dir, find_python(line.python), (line.constraints,), requirements, step):
+            elapsed = round(time.monotonic() - started)
+            return {"status": "INSTALL FAILED", "install_seconds": elapsed, "seconds": elapsed}
         installed = time.monotonic() - started
-        code = step(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MATRIX_TIERS)
-    status = "passed" if code == 0 else f"FAILED (exit {code})"
-    return status, installed, time.monotonic() - started
+        code = step(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *tiers)
+    counts = junit_counts(report)
+    return {
+        "status": "passed" if code == 0 and counts["tests"] else f"FAILED (exit {code})",
+        "passed": counts["passed"],
+        "failed": counts["failed"],
+        "skipped": counts["skipped"],
+        "install_seconds": round(installed),
+        "seconds": round(time.monotonic() - started),
+    }
 
 
 def cmd_matrix(args: list[str]) -> None:
-    """Unit and integration tiers on each supported Airflow line, each in its own pinned venv.
+    """Unit and integration tiers on each supported Airflow line (ci/matrix.json), each in its own pinned venv.
 
     ``--jobs N`` runs N lines at once (default 2: the tests mostly wait on the emulator); any other
-    argument picks lines by label (``airflow-3.0.6-py3.10``) or Airflow version.
+    argument picks lines by label (``airflow-3.0.6-py3.10``) or Airflow version. Under CI or with
+    ``--record``, each line's result goes to ci/matrix-results.json (``python3 dev.py matrix-table`` puts it
+    in the README).
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    record, args = recording(args)
     jobs = 2
     if "--jobs" in args:
         at = args.index("--jobs")
         jobs = int(args[at + 1])
         args = args[:at] + args[at + 2 :]
     wanted = set(args)
-    lines = [
-        (airflow, python, constraints)
-        for airflow, python, constraints in MATRIX
-        if not wanted or f"airflow-{airflow}-py{python}" in wanted or airflow in wanted
-    ]
+    lines = [line for line in matrix_lines() if not wanted or line.label in wanted or line.airflow in wanted]
+    if not lines:
+        sys.exit(f"no line of ci/matrix.json matches {' '.join(args)}")
+    tiers = list(matrix_definition()["tiers"])
     logs = ROOT / ".matrix-logs"
     logs.mkdir(exist_ok=True)
 
@@ -304,24 +423,27 @@ def cmd_matrix(args: list[str]) -> None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
-    def one(line: tuple[str, str, str]) -> tuple[str, str, float, float]:
-        airflow, python, constraints = line
-        label = f"airflow-{airflow}-py{python}"
-        say(f"== {label}: started (log .matrix-logs/{label}.log)")
-        status, installed, total = _matrix_line(airflow, python, constraints, logs / f"{label}.log")
-        say(f"== {label}: {status} in {total:.0f} s (install {installed:.0f} s)")
-        return label, status, installed, total
+    def one(line: Line) -> tuple[str, dict[str, Any]]:
+        say(f"== {line.label}: started (log .matrix-logs/{line.label}.log)")
+        result = _matrix_line(line, tiers, logs / f"{line.label}.log")
+        if record:
+            record_result(line.label, result)
+        say(f"== {line.label}: {result['status']} in {result['seconds']} s (install {result['install_seconds']} s)")
+        return line.label, result
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results = list(pool.map(one, lines))
-    for label, status, _, _ in results:
-        if status != "passed":
+    for label, result in results:
+        if result["status"] != "passed":
             tail = (logs / f"{label}.log").read_text(errors="replace").splitlines()[-60:]
             print(f"\n---- {label}: last lines of its log ----\n" + "\n".join(tail))
-    print("\nCompatibility matrix (unit + integration tiers):")
-    for label, status, installed, total in results:
-        print(f"  {label:<24} {status:<22} install {installed:4.0f} s   total {total:5.0f} s")
-    if any(status != "passed" for _, status, _, _ in results):
+    print(f"\nCompatibility matrix ({', '.join(tiers)}; results in {RESULTS_FILE.relative_to(ROOT)}):")
+    for label, result in results:
+        print(
+            f"  {label:<24} {result['status']:<22} install {result['install_seconds']:4d} s   "
+            f"total {result['seconds']:5d} s"
+        )
+    if any(result["status"] != "passed" for _, result in results):
         sys.exit(1)
 
 
@@ -404,6 +526,234 @@ def cmd_docs(args: list[str]) -> None:
     print(f"API reference: build/docs/html/index.html ({time.monotonic() - started:.0f} s)", flush=True)
 
 
+# -- the files written from ci/matrix.json ------------------------------------------------------------------
+
+TABLE_BEGIN = "<!-- matrix-table: written by `python3 dev.py matrix-table` from ci/matrix*.json -->"
+TABLE_END = "<!-- /matrix-table -->"
+CI_BEGIN = "# BEGIN matrix: written by `python3 dev.py matrix-table` from ci/matrix.json"
+CI_END = "# END matrix"
+
+
+def _minutes(result: dict[str, Any]) -> str:
+    return f"{result['seconds'] / 60:.1f} min"
+
+
+def _counts(result: dict[str, Any]) -> str:
+    if not any(result.get(key) for key in ("passed", "failed", "skipped")):
+        return "no test report (the test process ended early, e.g. at a pytest-timeout)"
+    parts = [f"{result['failed']} failed"] if result.get("failed") else []
+    parts.append(f"{result['passed']} passed")
+    parts += [f"{result['skipped']} skipped"] if result.get("skipped") else []
+    return ", ".join(parts)
+
+
+def readme_table(definition: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
+    """The README's Compatibility table: a row per Airflow release, a column per supported Python."""
+    pythons: list[str] = definition["pythons"]
+    lines = [Line(e["airflow"], e["python"], e["constraints"]) for e in definition["lines"]]
+    suite = results.get("suite")
+    releases = list(dict.fromkeys([line.airflow for line in lines] + ([suite["airflow"]] if suite else [])))
+    cells: dict[tuple[str, str], str] = {}
+    for line in lines:
+        result = results.get(line.label)
+        if result is None:
+            cells[line.airflow, line.python] = "not run yet"
+        elif result["status"] == "passed":
+            cells[line.airflow, line.python] = f"{_counts(result)} ({_minutes(result)})"
+        else:
+            cells[line.airflow, line.python] = f"**{result['status']}**: {_counts(result)} ({_minutes(result)})"
+    if suite:
+        outcome = _counts(suite) if suite["status"] == "passed" else f"**{suite['status']}**: {_counts(suite)}"
+        cells[suite["airflow"], suite["python"]] = f"every tier (`python3 dev.py test`): {outcome} ({_minutes(suite)})"
+    rows = [
+        "| Airflow \\ Python | " + " | ".join(pythons) + " |",
+        "|---" * (len(pythons) + 1) + "|",
+        *(
+            "| " + " | ".join([release, *(cells.get((release, py), "-") for py in pythons)]) + " |"
+            for release in releases
+        ),
+    ]
+    runs: dict[tuple[str, str], list[str]] = {}
+    for line in lines:
+        if line.label in results:
+            runs.setdefault((results[line.label]["date"], results[line.label]["by"]), []).append(
+                f"{line.airflow} on {line.python}"
+            )
+    if suite:
+        runs.setdefault((suite["date"], suite["by"]), []).append("every tier")
+    by = {"CI": "`.ci/run` or CI", "dev.py": "`python3 dev.py` on a developer machine"}
+    when = "; ".join(
+        f"{date}, {by.get(who, who)}" + ("" if len(runs) == 1 else f" ({', '.join(which)})")
+        for (date, who), which in sorted(runs.items())
+    )
+    note = ["`-`: not in the matrix. Each time includes the line's install (none when its pins did not change)."]
+    note += [f"Last runs: {when}."] if when else []
+    lowest = results.get("lowest")
+    if lowest:
+        floors = ", ".join(f"{name} {version}" for name, version in lowest["versions"].items())
+        outcome = _counts(lowest) if lowest["status"] == "passed" else f"**{lowest['status']}**: {_counts(lowest)}"
+        pinned = f" (and {', '.join(lowest['with'])} by hand)" if lowest.get("with") else ""
+        note += [
+            "",
+            f"Declared floors (`python3 dev.py lowest`, {lowest['date']}): {floors}{pinned} on Python "
+            f"{lowest['python']}, with the {lowest['line']} line's pins for the rest: "
+            f"{', '.join(definition['tiers'])}: {outcome} ({_minutes(lowest)}).",
+        ]
+    return "\n".join([TABLE_BEGIN, *rows, "", *note, TABLE_END])
+
+
+def ci_matrix(definition: dict[str, Any], indent: str) -> str:
+    """The ``include:`` list of ci.yml's matrix job, between its markers."""
+    include = [f'{indent}  - {{ airflow: "{e["airflow"]}", python: "{e["python"]}" }}' for e in definition["lines"]]
+    return "\n".join([f"{indent}{CI_BEGIN}", f"{indent}include:", *include, f"{indent}{CI_END}"])
+
+
+def _replace_between(text: str, begin: str, end: str, block: str, where: Path) -> str:
+    """``text`` with the lines from the one holding ``begin`` to the one holding ``end`` replaced by ``block``."""
+    rows = text.split("\n")
+    starts = [i for i, row in enumerate(rows) if begin in row]
+    ends = [i for i, row in enumerate(rows) if end in row]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        sys.exit(f"{where.relative_to(ROOT)}: expected one {begin!r} line, then one {end!r} line")
+    return "\n".join([*rows[: starts[0]], block, *rows[ends[0] + 1 :]])
+
+
+def matrix_files() -> dict[Path, str]:
+    """ci.yml and README.md as ci/matrix.json and ci/matrix-results.json say they should read."""
+    definition, results = matrix_definition(), matrix_results()
+    ci = CI_FILE.read_text()
+    indent = next((row.split(CI_BEGIN)[0] for row in ci.split("\n") if CI_BEGIN in row), "")
+    return {
+        CI_FILE: _replace_between(ci, CI_BEGIN, CI_END, ci_matrix(definition, indent), CI_FILE),
+        README: _replace_between(README.read_text(), TABLE_BEGIN, TABLE_END, readme_table(definition, results), README),
+    }
+
+
+def cmd_matrix_table(args: list[str]) -> None:
+    """Rewrite ci.yml's matrix and the README's Compatibility table; ``--check``: fail if either is stale."""
+    stale = [path for path, text in matrix_files().items() if path.read_text() != text]
+    if "--check" in args:
+        if stale:
+            sys.exit(f"out of date: {', '.join(str(p.relative_to(ROOT)) for p in stale)} (python3 dev.py matrix-table)")
+        return
+    for path, text in matrix_files().items():
+        path.write_text(text)
+    print("rewritten: " + (", ".join(str(p.relative_to(ROOT)) for p in stale) or "nothing (up to date)"))
+
+
+# -- the declared floors ---------------------------------------------------------------------------------------
+
+UV_VENV = ROOT / ".venv-uv"  # uv, in a venv of its own (its cache in UV_VENV / "cache": nothing global)
+UV = "uv==0.13.9"  # the release this job was written against; raise it deliberately
+LOWEST_VENV = ROOT / ".venv-lowest"
+# Released in lockstep with a direct dependency (which pins them exactly): unpinned with it, or the line's
+# pins would hold the dependency at the line's version.
+LOCKSTEP = {"apache-airflow": ("apache-airflow-core", "apache-airflow-task-sdk"), "pydantic": ("pydantic-core",)}
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_floors() -> dict[str, str]:
+    """pyproject.toml's ``dependencies``: {name: floor} (read without tomllib, which Python 3.10 lacks)."""
+    block = re.search(r"^dependencies = \[(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.M | re.S)
+    assert block, "pyproject.toml: no dependencies = [...]"
+    floors = {}
+    for spec in re.findall(r'^\s*"([^"]+)"', block.group(1), re.M):
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)\s*>=\s*([0-9][^,;\s]*)\s*(?:,.*)?", spec)
+        if not match:
+            sys.exit(f"pyproject.toml: dependency {spec!r} has no >= floor (python3 dev.py lowest tests floors)")
+        floors[canonical(match.group(1))] = match.group(2)
+    return floors
+
+
+def cmd_lowest(args: list[str]) -> None:
+    """The declared floors are true: the lowest versions of the direct runtime dependencies that the oldest
+    line of ci/matrix.json accepts, with its pins for everything else, pass the unit and integration tiers.
+
+    uv installs them (``--resolution lowest-direct``) into .venv-lowest; a floor that does not install (the
+    line needs more) fails the job, naming the version to declare. ``--with SPEC`` (repeatable) adds a
+    constraint, e.g. ``--with tenacity==8.2.3``. Its result goes to ci/matrix-results.json under CI or with
+    ``--record`` (the README shows it under the Compatibility table).
+    """
+    started = time.monotonic()
+    record, args = recording(args)
+    extra = [args[i + 1] for i, arg in enumerate(args) if arg == "--with"]
+    oldest = matrix_lines()[0]
+    floors = runtime_floors()
+    uv = UV_VENV / "bin" / "uv"
+    if not uv.exists() or not (UV_VENV / ".installed").exists() or (UV_VENV / ".installed").read_text() != UV:
+        run(sys.executable, "-m", "venv", "--clear", UV_VENV)
+        run(UV_VENV / "bin" / "python", "-m", "pip", "install", "-q", UV)
+        (UV_VENV / ".installed").write_text(UV)
+    logs = ROOT / ".matrix-logs"
+    logs.mkdir(exist_ok=True)
+    unpinned = {*floors, *(c for name in floors for c in LOCKSTEP.get(name, ()))}
+    constraints = logs / "lowest-constraints.txt"
+    kept = [
+        row
+        for row in (ROOT / oldest.constraints).read_text().splitlines()
+        if row.strip() and not row.startswith("#") and canonical(row.split("==")[0]) not in unpinned
+    ]
+    constraints.write_text(
+        "\n".join([f"# {oldest.constraints} without {', '.join(sorted(unpinned))}", *kept, *extra]) + "\n"
+    )
+    env = {**os.environ, "UV_CACHE_DIR": str(UV_VENV / "cache"), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1"}
+    py = LOWEST_VENV / "bin" / "python"
+    run(uv, "venv", "-q", "--clear", "--python", find_python(oldest.python), LOWEST_VENV, env=env)
+    run(
+        uv, "pip", "install", "-q", "--python", py, "--resolution", "lowest-direct", "-c", constraints, "-e", ".[test]",
+        env=env,
+    )  # fmt: skip
+    installed = time.monotonic() - started
+    probe = (
+        "import json, sys; from importlib.metadata import version; from packaging.version import Version; "
+        "floors = json.loads(sys.argv[1]); "
+        "print(json.dumps({n: [version(n), Version(version(n)) == Version(f)] for n, f in floors.items()}))"
+    )
+    seen = json.loads(subprocess.run([str(py), "-c", probe, json.dumps(floors)], capture_output=True, text=True).stdout)
+    print(f"\nInstalled on Python {oldest.python} with {oldest.constraints}'s other pins ({installed:.0f} s):")
+    wrong = []
+    for name, (version, at_floor) in seen.items():
+        print(f"  {name:<40} {version:<10} declared >={floors[name]}" + ("" if at_floor else "  <- NOT THE FLOOR"))
+        if not at_floor:
+            wrong.append(f"{name} installs as {version}, not its declared floor {floors[name]}")
+    tiers = list(matrix_definition()["tiers"])
+    report = logs / "lowest.xml"
+    report.unlink(missing_ok=True)
+    print(f"+ pytest {' '.join(tiers)}", flush=True)
+    code = subprocess.run(
+        [str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *tiers], cwd=ROOT
+    ).returncode
+    counts = junit_counts(report)
+    total = time.monotonic() - started
+    status = "passed" if code == 0 and counts["tests"] and not wrong else "FAILED"
+    if record:
+        record_result(
+            "lowest",
+            {
+                "line": oldest.label,
+                "python": oldest.python,
+                "versions": {name: version for name, (version, _) in seen.items()},
+                "with": extra,
+                "status": status,
+                "passed": counts["passed"],
+                "failed": counts["failed"],
+                "skipped": counts["skipped"],
+                "seconds": round(total),
+            },
+        )
+    print(
+        f"\nDeclared floors: {status}: {_counts(counts)} in {total:.0f} s "
+        f"(install {installed:.0f} s, tests {total - installed:.0f} s)"
+    )
+    if wrong:
+        sys.exit("Floors not tested: " + "; ".join(wrong) + " (raise them in pyproject.toml)")
+    if status != "passed":
+        sys.exit(1)
+
+
 COMMANDS = {
     "test": cmd_test,
     "lint": cmd_lint,
@@ -412,6 +762,8 @@ COMMANDS = {
     "matrix": cmd_matrix,
     "celery": cmd_celery,
     "docs": cmd_docs,
+    "matrix-table": cmd_matrix_table,
+    "lowest": cmd_lowest,
 }
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ REQUIREMENTS: tuple[str, ...] = (
     "tenacity>=8.2",
     "pytest>=8",
     "pytest-asyncio>=0.23",
+    "pytest-timeout>=2.3",
     "jsonschema>=4.20",
     "pyyaml>=6",
     "fastapi",

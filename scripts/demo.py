@@ -167,7 +167,7 @@ def event_trigger(say: Any, emu: Any, hours: int = 3) -> bool:
         task = asyncio.create_task(consume())
         try:
             before = lists()
-            while lists() == before:  # the watch has placed its cursor
+            while lists() == before:  # noqa: ASYNC110 - waits for the watch's first list call, seen only in the emulator's log
                 await asyncio.sleep(0.05)
             got = []
             for _ in range(hours):

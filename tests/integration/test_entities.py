@@ -53,8 +53,9 @@ def states(dagrun: Any) -> dict[str, str]:
 
 
 def log_lines(emu: FlowServiceEmulator) -> list[str]:
-    """The request log as ``METHOD path[?query]`` lines."""
-    return [f"{r.method} {r.path}" + (f"?{r.query}" if r.query else "") for r in emu.requests]
+    """The request log as ``METHOD path[?query]`` lines, a space in the query written ``+`` (as httpx >= 0.28
+    writes it; 0.27, our floor, writes ``%20``: the same to a server)."""
+    return [f"{r.method} {r.path}" + (f"?{r.query.replace('%20', '+')}" if r.query else "") for r in emu.requests]
 
 
 def with_placeholders(lines: list[str], base: Any, source: Any, target: Any, flow: Any) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,141 @@ def test_demo_sends_airflows_output_to_the_log_file(tmp_path: Path) -> None:
     assert out.stderr == ""
     text = log.read_text()
     assert "airflow says a lot" in text and "a warning from a logger" in text and "from a child process" in text
+
+
+# -- the one matrix definition (ci/matrix.json) and what is written from it ------------------------------------
+
+
+def _readme_table(dev: Any) -> dict[tuple[str, str], str]:
+    """The README's Compatibility table, between its markers: {(Airflow release, Python): cell}."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split(dev.TABLE_BEGIN, 1)[1].split(dev.TABLE_END, 1)[0]
+    rows = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in block.splitlines()]
+    rows = [row for row in rows if len(row) > 1 and not row[0].startswith("---")]
+    header, body = rows[0], rows[1:]
+    assert header[0] == "Airflow \\ Python"
+    return {(row[0], python): cell for row in body for python, cell in zip(header[1:], row[1:], strict=True)}
+
+
+def test_the_matrix_definition_ci_workflow_readme_table_and_constraints_agree() -> None:
+    import yaml
+
+    dev = _load("dev", ROOT / "dev.py")
+    definition, lines = dev.matrix_definition(), dev.matrix_lines()
+    labels = [line.label for line in lines]
+    assert len(set(labels)) == len(labels), labels
+
+    def key(line: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        return tuple(map(int, line.airflow.split("."))), tuple(map(int, line.python.split(".")))
+
+    assert lines[0] == min(lines, key=key), "the first line is the oldest (python3 dev.py lowest tests it)"
+
+    # The supported Pythons are pyproject.toml's classifiers; every line and the suite run one of them.
+    classifiers = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', (ROOT / "pyproject.toml").read_text())
+    assert definition["pythons"] == classifiers
+    assert {line.python for line in lines} | {definition["suite_python"]} <= set(classifiers)
+    assert all((ROOT / tier).is_dir() for tier in definition["tiers"])
+
+    # ci.yml: the matrix job runs exactly the lines, the suite job the suite's Python, the floors job the oldest line's.
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    jobs = workflow["jobs"]
+    include = [{"airflow": line.airflow, "python": line.python} for line in lines]
+    assert jobs["matrix"]["strategy"]["matrix"]["include"] == include
+    assert "python3 dev.py matrix airflow-${{ matrix.airflow }}-py${{ matrix.python }}" in str(jobs["matrix"]["steps"])
+
+    def pythons(job: str) -> list[str]:
+        return [step["with"]["python-version"] for step in jobs[job]["steps"] if "setup-python" in step.get("uses", "")]
+
+    assert pythons("suite")[0] == definition["suite_python"]
+    assert pythons("lowest")[0] == lines[0].python
+    # ... and ci.yml reads as `python3 dev.py matrix-table` writes it.
+    assert dev.matrix_files()[dev.CI_FILE] == dev.CI_FILE.read_text(), "run python3 dev.py matrix-table"
+
+    # The README table: a row per release, a cell per line, '-' where no line is; the suite's cell on its Python.
+    table = _readme_table(dev)
+    assert list(dict.fromkeys(python for _, python in table)) == definition["pythons"]
+    suite = dev.matrix_results().get("suite")
+    expected = {(line.airflow, line.python) for line in lines} | (
+        {(suite["airflow"], suite["python"])} if suite else set()
+    )
+    assert {cell for cell, text in table.items() if text != "-"} == expected
+    assert {release for release, _ in table} == {release for release, _ in expected}
+
+    # ci/constraints/: a file per line, for its Airflow release and Python, named as make_constraints.py names it.
+    make_constraints = _load("make_constraints", ROOT / "ci" / "make_constraints.py")
+    for line in lines:
+        path = ROOT / line.constraints
+        text = path.read_text()
+        assert text.startswith(f"# Constraints for apache-airflow=={line.airflow} on Python {line.python}."), path
+        assert f"\napache-airflow=={line.airflow}\n" in text, path
+        python = tuple(map(int, line.python.split(".")))
+        release = ".".join(line.airflow.split(".")[:2])
+        assert path == make_constraints.default_output(release, (*python, 0)), path
+    files = {p.relative_to(ROOT).as_posix() for p in (ROOT / "ci" / "constraints").glob("*.txt")}
+    assert files == {line.constraints for line in lines}, "a constraints file no line uses"
+
+
+def test_the_matrix_table_shows_each_lines_last_result() -> None:
+    dev = _load("dev", ROOT / "dev.py")
+    definition = {
+        "pythons": ["3.10", "3.11"],
+        "suite_python": "3.11",
+        "tiers": ["tests/unit"],
+        "lines": [
+            {"airflow": "3.0.6", "python": "3.10", "constraints": "a.txt"},
+            {"airflow": "3.1.8", "python": "3.10", "constraints": "b.txt"},
+            {"airflow": "3.1.8", "python": "3.11", "constraints": "c.txt"},
+        ],
+    }
+    day = {"date": "2026-12-07", "by": "CI"}
+    results = {
+        "airflow-3.0.6-py3.10": {**day, "status": "passed", "passed": 301, "failed": 0, "skipped": 3, "seconds": 378},
+        "airflow-3.1.8-py3.10": {
+            **day,
+            "status": "FAILED (exit 1)",
+            "passed": 300,
+            "failed": 4,
+            "skipped": 0,
+            "seconds": 60,
+        },
+        "suite": {
+            **day,
+            "airflow": "3.3.2",
+            "python": "3.11",
+            "status": "passed",
+            "passed": 648,
+            "failed": 0,
+            "seconds": 786,
+        },
+    }
+    table = dev.readme_table(definition, results)
+    assert table.splitlines()[1:6] == [
+        "| Airflow \\ Python | 3.10 | 3.11 |",
+        "|---|---|---|",
+        "| 3.0.6 | 301 passed, 3 skipped (6.3 min) | - |",
+        "| 3.1.8 | **FAILED (exit 1)**: 4 failed, 300 passed (1.0 min) | not run yet |",
+        "| 3.3.2 | - | every tier (`python3 dev.py test`): 648 passed (13.1 min) |",
+    ]
+    assert "Last runs: 2026-12-07, `.ci/run` or CI." in table
+    ended = {**day, "status": "FAILED (exit 1)", "passed": 0, "failed": 0, "skipped": 0, "seconds": 330}
+    table = dev.readme_table(definition, {**results, "airflow-3.0.6-py3.10": ended})
+    assert "| 3.0.6 | **FAILED (exit 1)**: no test report (the test process ended early" in table
+
+
+def test_every_runtime_dependency_declares_a_floor_the_lowest_job_can_install() -> None:
+    dev = _load("dev", ROOT / "dev.py")
+    floors = dev.runtime_floors()
+    assert "apache-airflow" in floors and "tenacity" in floors
+    assert set(dev.LOCKSTEP) <= set(floors)
+
+
+def test_pre_commit_runs_the_lint_jobs_tools_from_the_venv() -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert all(repo["repo"] == "local" for repo in config["repos"]), "nothing fetched at commit time"
+    assert hooks["ruff-check"]["entry"].startswith(".venv/bin/ruff check")
+    assert hooks["ruff-format"]["entry"].startswith(".venv/bin/ruff format")
+    assert hooks["mypy"]["entry"] == ".venv/bin/mypy airflow_flowservice"
+    assert '"ASYNC"' in (ROOT / "pyproject.toml").read_text().split("[tool.ruff.lint]")[1].split("\n[")[0]

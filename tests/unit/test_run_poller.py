@@ -17,6 +17,7 @@ from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.runs.poller import RunPoller
 from airflow_flowservice.testing.flows import create_table_flow
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
+from tests.conditions import until
 
 JAN1 = 1767225600
 HOUR = 3600
@@ -64,9 +65,7 @@ def test_300_waits_over_3_flows_cost_3_gets_a_round(flowservice_emulator: Any) -
     async def scenario() -> tuple[list[dict[str, Any]], RunPoller]:
         waits = asyncio.ensure_future(wait_all(run_ids, timeout=120))
         poller = await RunPoller.of(FlowServiceHook(), POLL)
-        deadline = time.monotonic() + 60
-        while poller.rounds < 1 and time.monotonic() < deadline:
-            await asyncio.sleep(POLL / 2)
+        await until(lambda: poller.rounds >= 1, "the poller's round 1")
         emu.clock.advance(HOUR + 60)  # now every run finishes
         return await waits
 
@@ -197,9 +196,7 @@ def test_waits_change_nothing_in_the_process_and_leak_no_foreign_cycle(flowservi
         maker = asyncio.ensure_future(foreign_trigger(stop))
         waits = asyncio.ensure_future(wait_all(run_ids, timeout=120))
         poller = await RunPoller.of(FlowServiceHook(), POLL)
-        deadline = time.monotonic() + 60
-        while poller.rounds < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(POLL / 2)
+        await until(lambda: poller.rounds >= 3, "the poller's round 3")
         flowservice_emulator.clock.advance(HOUR + 60)
         events, _ = await waits
         stop.set()
@@ -224,9 +221,7 @@ def test_a_wait_keeps_one_future_and_is_not_woken_while_its_run_does_not_change(
         log = logging.getLogger("test")
         watches = [poller.watch(r, time.time() + 120, log) for r in run_ids]
         before = [id(w.future) for w in watches]
-        deadline = time.monotonic() + 60
-        while poller.rounds < 4 and time.monotonic() < deadline:
-            await asyncio.sleep(POLL / 2)
+        await until(lambda: poller.rounds >= 4, "the poller's round 4")
         after = [id(w.future) for w in watches]
         pending = [not w.future.done() for w in watches]
         statuses = [w.status or "" for w in watches]
@@ -311,8 +306,7 @@ def test_a_round_sends_at_most_calls_in_flight_calls_at_once(
     async def scenario() -> RunPoller:
         waits = asyncio.ensure_future(wait_all(run_ids, timeout=120))
         poller = await RunPoller.of(FlowServiceHook(), POLL)
-        while poller.rounds < 1:
-            await asyncio.sleep(POLL / 2)
+        await until(lambda: poller.rounds >= 1, "the poller's round 1")
         emu.clock.advance(HOUR + 60)
         await waits
         return poller
