@@ -447,13 +447,6 @@ def cmd_matrix(args: list[str]) -> None:
         sys.exit(1)
 
 
-# The deployment tier on a distributed engine (tests/deployment/celery): its Airflow release, Python and pins
-# (the line's constraints, then what the celery and postgres extras add: ci/make_constraints.py --extras).
-CELERY_LINE = (
-    "3.3.2",
-    "3.10",
-    ("ci/constraints/airflow-3.3.txt", "ci/constraints/airflow-3.3-celery-postgres.txt"),
-)
 CELERY_VENV = ROOT / ".venv-celery"
 
 
@@ -489,11 +482,13 @@ def cmd_celery(args: list[str]) -> None:
     """The deployment tier on CeleryExecutor, PostgreSQL and Redis (tests/deployment/celery), in ``.venv-celery``.
 
     Installs what it needs: PostgreSQL and Redis (Debian packages), then apache-airflow[celery,postgres] and the
-    provider with the pins of :data:`CELERY_LINE`. Arguments go to pytest (``-k triggerer``).
+    provider with the release, Python and pins of ci/matrix.json's ``celery``. Arguments go to pytest
+    (``-k triggerer``).
     """
     started = time.monotonic()
     servers = ensure_servers()
-    airflow, python, constraints = CELERY_LINE
+    line = matrix_definition()["celery"]
+    airflow, python, constraints = line["airflow"], line["python"], tuple(line["constraints"])
 
     def step(*cmd: str | Path) -> int:
         print("+", " ".join(str(c) for c in cmd), flush=True)

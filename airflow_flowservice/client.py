@@ -191,7 +191,7 @@ def build_request(
     url = req.path if "://" in req.path else creds.api_url.rstrip("/") + "/" + req.path.lstrip("/")
     # httpx replaces a URL's own query with the params it is given (even none): keep it (a journal's ?since=).
     url, _, query = url.partition("?")
-    params = [*parse_qsl(query, keep_blank_values=True), *req.params]
+    params = (*parse_qsl(query, keep_blank_values=True), *req.params)  # a tuple: httpx types it covariantly
     return http.build_request(req.method.upper(), url, params=params or None, json=req.json, headers=headers)
 
 

@@ -20,6 +20,7 @@ from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.runs.poll import WaitOutcome, poll_in_triggerer
 from airflow_flowservice.runs.poller import RunPoller
 from airflow_flowservice.testing.flows import create_table_flow
+from tests.conditions import until
 from tests.faults.conftest import ManualEmulator
 
 pytestmark = pytest.mark.faults
@@ -84,9 +85,7 @@ def _wait_all(emu: Any, run_ids: list[str], log: Any = None) -> list[WaitOutcome
             for r in run_ids
         ]
         poller = await RunPoller.of(hook, POLL)
-        deadline = time.monotonic() + 30
-        while poller.rounds < 2 and time.monotonic() < deadline and not all(w.done() for w in waits):
-            await asyncio.sleep(POLL)
+        await until(lambda: poller.rounds >= 2 or all(w.done() for w in waits), "the poller's round 2")
         emu.clock.advance(2 * HOUR)  # every run finishes: the next round hands the rest their runs
         return list(await asyncio.wait_for(asyncio.gather(*waits), 30))
 
@@ -167,8 +166,7 @@ def test_a_fault_waking_one_wait_ends_that_wait_only(manual_emulator: ManualEmul
         ]
         tasks = [asyncio.ensure_future(w) for w in waits]
         poller = await RunPoller.of(hook, POLL)
-        while poller.rounds < 1:
-            await asyncio.sleep(POLL)
+        await until(lambda: poller.rounds >= 1, "the poller's round 1")
         emu.clock.advance(2 * HOUR)
         return list(await asyncio.wait_for(asyncio.gather(*tasks), 30))
 
