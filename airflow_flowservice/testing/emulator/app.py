@@ -62,6 +62,8 @@ class EmulatorCore:
     #: how ``POST /runs`` answers: ``"bare"`` ``{id, etag}`` (the OpenAPI spec) or ``"items"``
     #: ``{"items": [{id, etag}]}`` (Adobe's on-demand ingestion guide)
     run_create_envelope: str = "bare"
+    #: the Conversion Service (Data Prep): a router and a store of its own (conversion_router.py, conversion_store.py)
+    conversion: Any = None
 
 
 @dataclass
@@ -477,6 +479,10 @@ def build_app(core: EmulatorCore) -> ASGIApp:
     api("/connectionSpecs/{entity_id}/explore", ["GET"], conn_spec_explore)
 
     _admin_routes(app, core)
+    if core.conversion is not None:
+        from .conversion_router import conversion_router
+
+        app.include_router(conversion_router(core.conversion, lambda request, rid: _context(core, request, rid)))
     return EmulatorMiddleware(app, core)
 
 

@@ -13,6 +13,7 @@ from .app import API_PREFIX, IMS_PATH, EmulatorCore, build_app
 from .auth import TokenAuthority
 from .catalog import Catalog
 from .clock import Clock
+from .conversion_store import ConversionStore
 from .faults import FaultInjector
 from .requestlog import RequestLog, RequestRecord
 from .store import Store
@@ -65,6 +66,8 @@ class FlowServiceEmulator:
         self.catalog = Catalog()
         self.store = Store(self.catalog, self.clock, (start, end))
         self.auth = TokenAuthority(client_id, client_secret, org_id, token_ttl, self.clock)
+        self.conversion = ConversionStore(self.clock)  # Data Prep; flows check their Mapping against it
+        self.store.mapping_check = self.conversion.flow_mapping_problem
         self._core = EmulatorCore(
             store=self.store,
             auth=self.auth,
@@ -73,6 +76,7 @@ class FlowServiceEmulator:
             clock=self.clock,
             org_id=org_id,
             client_id=client_id,
+            conversion=self.conversion,
         )
         self._core.hooks["reset"] = self.reset
         self.run_create_envelope = run_create_envelope
@@ -245,13 +249,26 @@ class FlowServiceEmulator:
         )
 
     def reset(self) -> None:
-        """Drop all entities, runs, fault rules, run outcomes and the request log.
+        """Drop all entities, runs, mapping sets, added XDM schemas, fault rules, run outcomes and the request log.
 
         Keeps the catalog, the clock and the tokens already issued (clients keep their cached token).
         """
         self.store.reset()
+        self.conversion.reset()
         self.faults.clear()
         self.requests.clear()
+
+    def add_xdm_schema(
+        self, schema_id: str, fields: dict[str, str], title: str = "", datasets: list[str] | None = None
+    ) -> None:
+        """Add an XDM schema mapping sets may map into: ``fields`` maps each field path to its JSON type, e.g.
+        ``{"person.name.firstName": "string"}`` (also ``POST /_emulator/schemas``). Gone on :meth:`reset`."""
+        self.conversion.schemas.add(schema_id, fields, title, datasets)
+
+    def xdm_fields(self, schema_id: str) -> dict[str, str]:
+        """The field paths (and JSON types) of a schema the emulator knows; ``{}`` for an unknown one."""
+        schema = self.conversion.schemas.get(schema_id)
+        return dict(schema.fields) if schema is not None else {}
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"

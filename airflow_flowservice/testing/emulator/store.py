@@ -11,7 +11,7 @@ import copy
 import math
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -272,6 +272,8 @@ class Store:
         self.datasets: list[dict[str, Any]] = default_datasets()
         self._scopes: dict[tuple[str, str], Scope] = {}
         self._seq = 0
+        #: (org, sandbox, Mapping params) -> why a flow cannot use them, or None: the Conversion Service's check
+        self.mapping_check: Callable[[str, str, Any], str | None] | None = None
 
     # ---- infrastructure -------------------------------------------------------------------------
 
@@ -851,6 +853,10 @@ class Store:
                     raise mandatory_field(f"transformations[{i}].name")
                 if not isinstance(tr.get("params"), dict):
                     raise mandatory_field(f"transformations[{i}].params")
+                if self.mapping_check is not None and str(tr["name"]).lower() == "mapping":
+                    problem = self.mapping_check(sc.org_id, sc.sandbox, tr["params"])
+                    if problem is not None:
+                        raise bad_request(f"transformations[{i}]: {problem}")
         sp = self._validate_schedule(flow_spec, flow.get("scheduleParams"), required=not draft)
         if sp is not None:
             flow["scheduleParams"] = sp
