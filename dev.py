@@ -6,6 +6,7 @@
     python3 dev.py lint    # ruff + mypy
     python3 dev.py bench   # benchmarks/ (writes BENCHMARKS.md figures to stdout)
     python3 dev.py matrix  # unit + integration tiers on every supported Airflow line (ci/constraints/)
+    python3 dev.py celery  # the deployment tier on CeleryExecutor, PostgreSQL and Redis (tests/deployment/celery)
 
 Each command creates ``.venv`` on first use and re-installs when pyproject.toml changed (pip's
 output goes to ``.venv/pip-install.log``; a progress line every few seconds). Airflow runs with a
@@ -23,7 +24,7 @@ import tempfile
 import threading
 import time
 import venv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -157,7 +158,9 @@ def cmd_test(args: list[str]) -> None:
             started = time.monotonic()
             print(f"::: tests/{tier}", flush=True)
             code = subprocess.run(
-                [str(PY), "-m", "pytest", "-q", f"tests/{tier}", f"--junitxml={report}"], cwd=ROOT
+                # The Celery tier needs its own venv and servers: `python3 dev.py celery` runs it.
+                [str(PY), "-m", "pytest", "-q", f"tests/{tier}", f"--junitxml={report}", f"--ignore={CELERY_TESTS}"],
+                cwd=ROOT,
             ).returncode
             elapsed = time.monotonic() - started
             counts = {k: 0 for k in totals}
@@ -212,6 +215,9 @@ MATRIX: tuple[tuple[str, str, str], ...] = (
     ("3.3.2", "3.13", "ci/constraints/airflow-3.3-py313.txt"),
 )
 MATRIX_TIERS = ("tests/unit", "tests/integration")
+#: The Celery tier's tests (``python3 dev.py celery``): not part of ``python3 dev.py test``.
+CELERY_TESTS = "tests/deployment/celery"
+Step = Callable[..., int]
 
 
 def find_python(version: str) -> str:
@@ -226,14 +232,36 @@ def find_python(version: str) -> str:
     sys.exit(f"FATAL: no Python {version} on PATH or under {root}; the compatibility matrix needs it")
 
 
+def install_pinned(
+    env_dir: Path, python: str, constraints: tuple[str, ...], requirements: tuple[str, ...], step: Step
+) -> bool:
+    """Create ``env_dir`` with ``python`` and install ``requirements`` under ``constraints``, unless already done.
+
+    Re-installs when pyproject.toml, a constraints file or the requirements changed; False when a step failed.
+    """
+    py = env_dir / "bin" / "python"
+    stamp = env_dir / ".installed"
+    pins = b"".join((ROOT / c).read_bytes() for c in constraints)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + pins + " ".join(requirements).encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return True
+    for cmd in (
+        (python, "-m", "venv", "--clear", env_dir),
+        (py, "-m", "pip", "install", "-qq", "--upgrade", "pip"),
+        (py, "-m", "pip", "install", "-qq", *(f"--constraint={c}" for c in constraints), *requirements),
+    ):
+        if step(*cmd) != 0:
+            return False
+    stamp.write_text(digest)
+    return True
+
+
 def _matrix_line(airflow: str, python: str, constraints: str, log: Path) -> tuple[str, float, float]:
     """Install (when the pins changed) and test one line, its output in ``log``: (status, install s, total s)."""
     label = f"airflow-{airflow}-py{python}"
     started = time.monotonic()
     env_dir = ROOT / f".venv-{label}"
     py = env_dir / "bin" / "python"
-    stamp = env_dir / ".installed"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + (ROOT / constraints).read_bytes()).hexdigest()
     with log.open("w") as out:
 
         def step(*cmd: str | Path) -> int:
@@ -241,15 +269,9 @@ def _matrix_line(airflow: str, python: str, constraints: str, log: Path) -> tupl
             out.flush()
             return subprocess.run([str(c) for c in cmd], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT).returncode
 
-        if not (stamp.exists() and stamp.read_text() == digest):
-            for cmd in (
-                (find_python(python), "-m", "venv", "--clear", env_dir),
-                (py, "-m", "pip", "install", "-qq", "--upgrade", "pip"),
-                (py, "-m", "pip", "install", "-qq", "-c", constraints, f"apache-airflow=={airflow}", "-e", ".[test]"),
-            ):
-                if step(*cmd) != 0:
-                    return "INSTALL FAILED", time.monotonic() - started, time.monotonic() - started
-            stamp.write_text(digest)
+        requirements = (f"apache-airflow=={airflow}", "-e", ".[test]")
+        if not install_pinned(env_dir, find_python(python), (constraints,), requirements, step):
+            return "INSTALL FAILED", time.monotonic() - started, time.monotonic() - started
         installed = time.monotonic() - started
         code = step(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MATRIX_TIERS)
     status = "passed" if code == 0 else f"FAILED (exit {code})"
@@ -303,7 +325,79 @@ def cmd_matrix(args: list[str]) -> None:
         sys.exit(1)
 
 
-COMMANDS = {"test": cmd_test, "lint": cmd_lint, "demo": cmd_demo, "bench": cmd_bench, "matrix": cmd_matrix}
+# The deployment tier on a distributed engine (tests/deployment/celery): its Airflow release, Python and pins
+# (the line's constraints, then what the celery and postgres extras add: ci/make_constraints.py --extras).
+CELERY_LINE = (
+    "3.3.2",
+    "3.10",
+    ("ci/constraints/airflow-3.3.txt", "ci/constraints/airflow-3.3-celery-postgres.txt"),
+)
+CELERY_VENV = ROOT / ".venv-celery"
+
+
+def server_programs() -> dict[str, str]:
+    """Where PostgreSQL's server programs and redis-server are ("" when missing), as the Celery tier reads them."""
+    initdb = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    found_initdb = str(initdb[-1]) if initdb else shutil.which("initdb")
+    return {
+        "FLOWSERVICE_PG_BINDIR": str(Path(found_initdb).parent) if found_initdb else "",
+        "FLOWSERVICE_REDIS_SERVER": shutil.which("redis-server") or "",
+    }
+
+
+def ensure_servers() -> dict[str, str]:
+    """PostgreSQL and Redis, installed from Debian's packages when missing (apt-get, as root); fails loudly."""
+    found = server_programs()
+    packages = {"FLOWSERVICE_PG_BINDIR": "postgresql", "FLOWSERVICE_REDIS_SERVER": "redis-server"}
+    missing = [packages[key] for key, path in found.items() if not path]
+    if not missing:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit(f"FATAL: the Celery tier needs {' and '.join(missing)} (Debian: apt-get install {' '.join(missing)})")
+    apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run("apt-get", "update", "-qq", env=apt)
+    run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=apt)
+    found = server_programs()
+    if not all(found.values()):
+        sys.exit(f"FATAL: after apt-get install {' '.join(missing)}, still missing: {found}")
+    return found
+
+
+def cmd_celery(args: list[str]) -> None:
+    """The deployment tier on CeleryExecutor, PostgreSQL and Redis (tests/deployment/celery), in ``.venv-celery``.
+
+    Installs what it needs: PostgreSQL and Redis (Debian packages), then apache-airflow[celery,postgres] and the
+    provider with the pins of :data:`CELERY_LINE`. Arguments go to pytest (``-k triggerer``).
+    """
+    started = time.monotonic()
+    servers = ensure_servers()
+    airflow, python, constraints = CELERY_LINE
+
+    def step(*cmd: str | Path) -> int:
+        print("+", " ".join(str(c) for c in cmd), flush=True)
+        return subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
+
+    requirements = (f"apache-airflow[celery,postgres]=={airflow}", "-e", ".[test]")
+    if not install_pinned(CELERY_VENV, find_python(python), constraints, requirements, step):
+        sys.exit("FATAL: installing the Celery tier's venv failed (pip's output above)")
+    installed = time.monotonic() - started
+    env = {**os.environ, "FLOWSERVICE_CELERY_TIER": "1", **servers}
+    pytest = [str(CELERY_VENV / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", CELERY_TESTS, *args]
+    print("+", " ".join(pytest), flush=True)
+    code = subprocess.run(pytest, cwd=ROOT, env=env).returncode
+    print(f"Celery tier: install {installed:.0f} s, tests {time.monotonic() - started - installed:.0f} s", flush=True)
+    if code != 0:
+        sys.exit(code)
+
+
+COMMANDS = {
+    "test": cmd_test,
+    "lint": cmd_lint,
+    "demo": cmd_demo,
+    "bench": cmd_bench,
+    "matrix": cmd_matrix,
+    "celery": cmd_celery,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

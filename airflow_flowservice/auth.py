@@ -57,6 +57,8 @@ class FlowServiceCredentials:
     #: The Conversion Service (Data Prep) base URL; default :func:`conversion_url_for` ``api_url`` (``None``
     #: when ``api_url`` does not end with ``/flowservice``: the connection must then set it).
     conversion_url: str | None = None
+    #: An Adobe I/O Events registration's journal URL (flow-run notifications), or ``None``.
+    events_journal_url: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("client_id", "client_secret", "org_id", "sandbox", "ims_url", "api_url"):

@@ -43,6 +43,7 @@ from airflow_flowservice.exceptions import (
     FlowServiceConfigError,
     FlowServiceConflictError,
     FlowServiceError,
+    FlowServiceGoneError,
     FlowServiceNotFoundError,
     FlowServicePermissionError,
     FlowServiceRateLimitError,
@@ -251,6 +252,8 @@ def error_from_response(response: httpx.Response, req: ApiRequest) -> FlowServic
         return FlowServicePermissionError(message, **kwargs)
     if status == 404:
         return FlowServiceNotFoundError(message, **kwargs)
+    if status == 410:
+        return FlowServiceGoneError(message, **kwargs)
     if status == 412:
         return FlowServiceConflictError(message, **kwargs)
     if status == 429:
@@ -260,6 +263,20 @@ def error_from_response(response: httpx.Response, req: ApiRequest) -> FlowServic
     if 400 <= status < 500:
         return FlowServiceBadRequestError(message, **kwargs)
     return FlowServiceError(f"unexpected HTTP status {status}: {message}", **kwargs)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A successful response as a caller that reads more than its JSON body needs it (status, headers, body)."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+def response_answer(response: httpx.Response, req: ApiRequest) -> Answer:
+    """The :class:`Answer` of a successful response, else raise (the same errors as :func:`parse_response`)."""
+    return Answer(response.status_code, dict(response.headers), response_content(response, req))
 
 
 def response_content(response: httpx.Response, req: ApiRequest) -> bytes:
@@ -538,6 +555,11 @@ class FlowServiceClient(_ClientBase):
         content: bytes = self._with_retries(req, lambda: self._attempt(req, response_content))
         return content
 
+    def send_for_answer(self, req: ApiRequest) -> Answer:
+        """:meth:`send`, returning the status, headers and undecoded body."""
+        answer: Answer = self._with_retries(req, lambda: self._attempt(req, response_answer))
+        return answer
+
     def request(
         self,
         method: str,
@@ -651,6 +673,11 @@ class AsyncFlowServiceClient(_ClientBase):
         """:meth:`send`, returning the body undecoded (the run poller decodes only the fields it needs)."""
         content: bytes = await self._with_retries(req, self._attempt, req, response_content)
         return content
+
+    async def send_for_answer(self, req: ApiRequest) -> Answer:
+        """:meth:`send`, returning the status, headers and undecoded body."""
+        answer: Answer = await self._with_retries(req, self._attempt, req, response_answer)
+        return answer
 
     async def request(
         self,

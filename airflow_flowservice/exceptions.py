@@ -92,6 +92,10 @@ class FlowServiceNotFoundError(FlowServiceError):
     """404: the entity does not exist in this org and sandbox."""
 
 
+class FlowServiceGoneError(FlowServiceError):
+    """410: what was asked for no longer exists (an I/O Events journal position older than the retention)."""
+
+
 class FlowServiceConflictError(FlowServiceError):
     """412: the entity changed since its etag was read (PATCH/action with a stale ``If-Match``)."""
 

@@ -14,6 +14,14 @@ The result is meant for::
 
     pip install -c ci/constraints/airflow-3.0.txt 'apache-airflow==3.0.6' -e '.[test]'
 
+With ``--extras celery,postgres`` it installs ``apache-airflow[celery,postgres]`` on top of the line's
+constraints file (which must exist: it is passed with ``-c``, so every pin of it holds), applies
+EXTRA_PINS, checks that the extras' providers import, and writes only the packages the extras add
+(``airflow-<major>.<minor>[-pyXY]-celery-postgres.txt``), to be used next to the line's file::
+
+    pip install -c ci/constraints/airflow-3.3.txt -c ci/constraints/airflow-3.3-celery-postgres.txt \
+        'apache-airflow[celery,postgres]==3.3.2' -e '.[test]'
+
 Standard library only: it runs before anything is installed.
 """
 
@@ -81,6 +89,23 @@ KNOWN_PINS: dict[str, tuple[tuple[str, str], ...]] = {
     "3.3": (),  # 3.3.2 caps fastapi<0.137 itself; latest everything else works
 }
 
+# Lower pins the extras need (same form as KNOWN_PINS), keyed by "<major>.<minor>".
+EXTRA_PINS: dict[str, tuple[tuple[str, str], ...]] = {
+    "3.3": (
+        (
+            "celery<5.7",
+            "celery 5.7.0 breaks the import of apache-airflow-providers-celery 3.26.0 (issue 26); with the pins "
+            "of airflow-3.3.txt pip also resolves 5.6 (5.7.0 needs a newer python-dateutil)",
+        ),
+    ),
+}
+
+# What must import once the extras are installed (the executor and the hook the deployment tier uses).
+EXTRA_IMPORTS: dict[str, str] = {
+    "celery": "airflow.providers.celery.executors.celery_executor",
+    "postgres": "airflow.providers.postgres.hooks.postgres",
+}
+
 SMOKE_DAG = """\
 import pendulum
 from airflow.sdk import DAG, task
@@ -120,8 +145,9 @@ def python_version(python: str) -> tuple[int, int, int]:
     return major, minor, micro
 
 
-def default_output(line: str, py: tuple[int, int, int]) -> Path:
+def default_output(line: str, py: tuple[int, int, int], extras: list[str] | None = None) -> Path:
     suffix = "" if py[:2] == BASE_PYTHON else f"-py{py[0]}{py[1]}"
+    suffix += "".join(f"-{extra}" for extra in extras or [])
     return CONSTRAINTS_DIR / f"airflow-{line}{suffix}.txt"
 
 
@@ -174,17 +200,38 @@ def frozen_lines(venv_python: Path) -> list[str]:
     return sorted(lines, key=lambda entry: normalise(entry.split("==", 1)[0]))
 
 
+def frozen_lines_of(constraints: Path) -> list[str]:
+    """The ``name==version`` lines of a constraints file."""
+    return [line.strip() for line in constraints.read_text().splitlines() if "==" in line and not line.startswith("#")]
+
+
 def header(
-    argv: list[str], airflow_version: str, py: tuple[int, int, int], pins: list[tuple[str, str]], name: str
+    argv: list[str],
+    airflow_version: str,
+    py: tuple[int, int, int],
+    pins: list[tuple[str, str]],
+    name: str,
+    base: str | None = None,
+    extras: str = "",
 ) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rows = [
         f"# Constraints for apache-airflow=={airflow_version} on Python {'.'.join(map(str, py))}.",
         f"# Produced {now} by: python3 ci/{Path(__file__).name} {shlex.join(argv)}",
-        "# = pip freeze of a fresh venv with apache-airflow==<version> plus ci/make_constraints.py's REQUIREMENTS",
-        "#   (provider runtime deps, [test] and [testing] extras), smoke-tested (db migrate + dag.test()).",
-        f"# Use: pip install -c ci/constraints/{name} 'apache-airflow=={airflow_version}' -e '.[test]'",
     ]
+    if base is None:
+        rows += [
+            "# = pip freeze of a fresh venv with apache-airflow==<version> plus ci/make_constraints.py's REQUIREMENTS",
+            "#   (provider runtime deps, [test] and [testing] extras), smoke-tested (db migrate + dag.test()).",
+            f"# Use: pip install -c ci/constraints/{name} 'apache-airflow=={airflow_version}' -e '.[test]'",
+        ]
+    else:
+        rows += [
+            f"# = what apache-airflow[{extras}] adds to {base} (installed with -c {base}, so its pins hold),",
+            "#   smoke-tested (db migrate + dag.test(), and the extras' providers import).",
+            f"# Use: pip install -c ci/constraints/{base} -c ci/constraints/{name} \\",
+            f"#        'apache-airflow[{extras}]=={airflow_version}' -e '.[test]'",
+        ]
     if pins:
         rows.append("# Lower pins applied because newer releases break this Airflow line:")
         rows += [f"#   {spec}: {why}" for spec, why in pins]
@@ -203,12 +250,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--without-known-pins", action="store_true", help="skip KNOWN_PINS (to check whether they are still needed)"
     )
+    parser.add_argument(
+        "--extras",
+        default="",
+        help="Airflow extras, e.g. celery,postgres: write only what they add to the line's constraints file",
+    )
     args = parser.parse_args(argv)
 
     line = line_of(args.airflow)
     py = python_version(args.python)
+    extras = [extra.strip() for extra in args.extras.split(",") if extra.strip()]
     pins = [] if args.without_known_pins else list(KNOWN_PINS.get(line, ()))
-    output: Path = args.output or default_output(line, py)
+    base: Path | None = None
+    if extras:
+        base = default_output(line, py)
+        if not base.exists():
+            raise SystemExit(f"--extras needs {base} first (run this script without --extras)")
+        pins += [] if args.without_known_pins else list(EXTRA_PINS.get(line, ()))
+    output: Path = args.output or default_output(line, py, extras)
 
     keep_venv = args.venv is not None
     venv_dir: Path = args.venv if keep_venv else Path(tempfile.mkdtemp(prefix="constraints-venv-"))
@@ -224,7 +283,8 @@ def main(argv: list[str]) -> int:
                 "pip",
                 "install",
                 "--quiet",
-                f"apache-airflow=={args.airflow}",
+                *(["-c", str(base)] if base else []),
+                f"apache-airflow[{','.join(extras)}]=={args.airflow}" if extras else f"apache-airflow=={args.airflow}",
                 *REQUIREMENTS,
                 *(spec for spec, _ in pins),
             ]
@@ -232,13 +292,20 @@ def main(argv: list[str]) -> int:
         installed = time.monotonic() - started
         if not args.no_smoke:
             smoke_test(venv_python)
+            for extra in extras:
+                if extra in EXTRA_IMPORTS:
+                    run([str(venv_python), "-c", f"import {EXTRA_IMPORTS[extra]}"], quiet=True)
         lines = frozen_lines(venv_python)
+        if base is not None:
+            pinned = {normalise(entry.split("==", 1)[0]) for entry in frozen_lines_of(base)}
+            lines = [entry for entry in lines if normalise(entry.split("==", 1)[0]) not in pinned]
     finally:
         if not keep_venv:
             shutil.rmtree(venv_dir, ignore_errors=True)
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(header(argv, args.airflow, py, pins, output.name) + "\n".join(lines) + "\n")
+    head = header(argv, args.airflow, py, pins, output.name, base.name if base else None, ",".join(extras))
+    output.write_text(head + "\n".join(lines) + "\n")
     print(f"wrote {output} ({len(lines)} pins); venv install took {installed:.0f} s", flush=True)
     return 0
 

@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from airflow_flowservice import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_flowservice._compat import (
@@ -38,6 +39,7 @@ from airflow_flowservice.exceptions import (
     FlowServiceNotFoundError,
     FlowServiceTransportError,
 )
+from airflow_flowservice.journal_pages import JournalPage, parse_journal_answer
 from airflow_flowservice.models import (
     ApiModel,
     BaseConnection,
@@ -159,7 +161,38 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
         api_url=urls["api_url"],
         # Data Prep: default api_url's sibling (.../flowservice -> .../conversion), see conversion_url_for.
         conversion_url=header_safe(conversion, "extra 'conversion_url'") if conversion else None,
+        events_journal_url=journal_url_of(conn_id, extra),
     )
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def journal_url_of(conn_id: str, extra: dict[str, Any]) -> str | None:
+    """The connection's extra ``events_journal_url``, checked: an https URL with no query (http on loopback, for
+    the emulator); ``None`` when not set. Each I/O Events registration has its own, in its ``_links["rel:events"]``.
+    """
+    value = extra.get("events_journal_url")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    example = "https://events-va6.adobe.io/events/organizations/<org>/integrations/<integration>/<registration>"
+    parts = urlsplit(str(value).strip()) if isinstance(value, str) else None
+    loopback = parts is not None and parts.scheme == "http" and parts.hostname in _LOOPBACK
+    if parts is None or not parts.netloc or not (parts.scheme == "https" or loopback):
+        raise FlowServiceConfigError(
+            f"Connection '{conn_id}' extra 'events_journal_url' is {value!r}: give the https journal URL of an "
+            f"I/O Events registration, e.g. {example}"
+        )
+    if parts.query or parts.fragment:
+        raise FlowServiceConfigError(
+            f"Connection '{conn_id}' extra 'events_journal_url' is {value!r}: leave out the query ('?since=...', "
+            "'?latest=...'): the trigger keeps its own position"
+        )
+    if not all(32 < ord(ch) < 127 for ch in str(value).strip()):
+        raise FlowServiceConfigError(
+            f"Connection '{conn_id}' extra 'events_journal_url' holds a character a URL cannot: {value!r}"
+        )
+    return str(value).strip().rstrip("/")
 
 
 #: Runs per page of ``GET /runs``: the most Flow Service returns in one page, so a backfill's
@@ -321,9 +354,20 @@ class FlowServiceHook(BaseHook):
             with client:
                 client.token()
                 client.request("GET", "/flows", params={"limit": "1"})
+                journal = creds.events_journal_url
+                if journal is not None:
+                    try:  # the end of the journal: a cheap read that says whether it answers
+                        client.send_for_answer(self._journal_request(f"{journal}?latest=true", creds))
+                    except FlowServiceError as exc:
+                        return False, (
+                            f"Connected to Flow Service as org {creds.org_id}, sandbox '{creds.sandbox}', but the "
+                            f"events journal ({journal}) does not answer: {exc}. Check extra 'events_journal_url' "
+                            "(the registration's journal URL in Adobe Developer Console)."
+                        )
         except FlowServiceError as exc:
             return False, _explain_test_failure(exc)
-        return True, f"Connected to Flow Service as org {creds.org_id}, sandbox '{creds.sandbox}'."
+        answers = "; the events journal answers" if creds.events_journal_url else ""
+        return True, f"Connected to Flow Service as org {creds.org_id}, sandbox '{creds.sandbox}'{answers}."
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -449,6 +493,15 @@ class FlowServiceHook(BaseHook):
         query = runs_query(flow_id=flow_id, run_ids=run_ids, updated_since_ms=updated_since_ms, orderby=orderby)
         return decode_run_page(await client.send_raw(ApiRequest("GET", "/runs", tuple(query))))
 
+    async def aget_flow(self, flow_id: str) -> Flow:
+        """Async ``GET /flows/{id}`` on the shared per-loop client."""
+        client = await self.get_async_client()
+        path = api_path("/flows/{flow_id}", flow_id=flow_id)
+        items = unwrap_items(await client.request("GET", path))
+        if not items:
+            raise FlowServiceNotFoundError(f"flow {flow_id} was not found", status=404, method="GET", path=path)
+        return Flow.model_validate(items[0])
+
     async def aget_run(self, run_id: str) -> Run:
         """Async ``GET /runs/{id}`` on the shared per-loop client."""
         client = await self.get_async_client()
@@ -456,6 +509,28 @@ class FlowServiceHook(BaseHook):
         if not items:
             raise FlowServiceNotFoundError(f"run {run_id} is not in the response", status=404)
         return Run.model_validate(items[0])
+
+    # -- I/O Events journal ----------------------------------------------------------------------
+
+    @property
+    def journal_url(self) -> str | None:
+        """The connection's I/O Events journal (extra ``events_journal_url``), or ``None``."""
+        return self.credentials.events_journal_url
+
+    def _journal_request(self, url: str, creds: FlowServiceCredentials) -> ApiRequest:
+        # The Journaling API takes the org as x-ims-org-id, not the gateway's x-gw-ims-org-id.
+        return ApiRequest("GET", url, headers={"x-ims-org-id": creds.org_id})
+
+    def read_journal(self, url: str) -> JournalPage:
+        """One read of an I/O Events journal (``url``: the journal, or a ``next`` link); a 410 raises
+        :class:`~airflow_flowservice.exceptions.FlowServiceGoneError` (a position past the retention)."""
+        return parse_journal_answer(self.client.send_for_answer(self._journal_request(url, self.credentials)), url)
+
+    async def aread_journal(self, url: str) -> JournalPage:
+        """Async :meth:`read_journal`, on the shared per-loop client."""
+        client = await self.get_async_client()
+        answer = await client.send_for_answer(self._journal_request(url, await self.acredentials()))
+        return parse_journal_answer(answer, url)
 
     # -- dataset export and explore ------------------------------------------------------------
 

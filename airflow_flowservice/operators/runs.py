@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_flowservice.models import Flow, Run
+    from airflow_flowservice.runs.windows import RunWindow
 
 
 def _default_deferrable() -> bool:
@@ -85,10 +86,12 @@ class FlowServiceRunOperatorBase(RunWaitMixin, FlowServiceBaseOperator):
             deferrable=self.deferrable,
         )
 
-    def _wait_and_judge(self, context: Context, run_id: str, known: Run | None = None) -> str:
+    def _wait_and_judge(
+        self, context: Context, run_id: str, known: Run | None = None, window: tuple[str, RunWindow] | None = None
+    ) -> str:
         if not self.wait_for_completion:
             return run_id
-        return self._finish(context, self.settle_run(context, run_id=run_id, known=known))
+        return self._finish(context, self.settle_run(context, run_id=run_id, known=known, window=window))
 
     def _finish(self, context: Context, run: Run) -> str:
         metrics = self.finish_run(context, run)
@@ -259,7 +262,7 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         else:
             self.log.info("Started run %s", run_id)
         self.announce_run(context, flow_id, run_id)
-        return self._wait_and_judge(context, run_id, known)
+        return self._wait_and_judge(context, run_id, known, window=(flow_id, window))
 
 
 class FlowServiceRetriggerRunOperator(FlowServiceRunOperatorBase):

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.models import Run
     from airflow_flowservice.runs.judge import RunPolicy
+    from airflow_flowservice.runs.windows import RunWindow
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,12 @@ class RunWaitMixin:
         known: Run | None = None,
         flow_id: str | None = None,
         created_after_ms: int | None = None,
+        window: tuple[str, RunWindow] | None = None,
     ) -> Run:
         """The finished run: ``known`` when it is already terminal, else polled in the worker or deferred.
+
+        ``window`` (the run's flow and window, when the task started it) makes the worker's polls read the
+        window's runs: a second run of the window fails the task too, naming both (no extra call).
 
         Deferring raises Airflow's ``TaskDeferred``; the task then resumes in ``execute_complete``
         (:meth:`resume_run`). Give ``run_id``, or ``flow_id`` and ``created_after_ms`` to wait (deferred
@@ -132,6 +137,7 @@ class RunWaitMixin:
             timeout=settings.timeout,
             log=task.log,
             url=self._flowservice_run_url,
+            window=window,
         )
 
     def resume_run(self, event: Mapping[str, Any]) -> Run:

@@ -1,76 +1,91 @@
-"""Finished runs of one flow, as events: the polling behind :class:`FlowServiceRunEventTrigger`.
+"""Finished runs as events: the watch behind :class:`FlowServiceRunEventTrigger`, from either source.
 
-A :class:`RunCursor` marks how far the watch has read, on the service's own clock: the runs'
-``updatedAt`` (epoch ms; a run's document changes when it finishes, so a run finishing after the
-cursor has a later ``updatedAt``). Each interval costs **one** list call per flow::
+A watch reports each run of a flow (or of every flow of the sandbox, ``flow_id=None``) that finishes in
+the statuses it asks for. Two sources, picked by ``source`` (``auto``: the journal when the connection
+has one, else polling):
 
-    GET /runs?property=flowId==<flow>&property=updatedAt>=<cursor>&orderby=updatedAt&limit=100
+- **poll** (:mod:`.poll_watch`): one ``GET /runs`` per interval for the flow (or the sandbox), the runs
+  updated since a :class:`RunCursor` on the service's clock, made by the event loop's shared
+  :class:`~airflow_flowservice.runs.poller.RunPoller` in the same rounds as the loop's run waits;
+- **journal** (:mod:`.journal_watch`): Adobe I/O Events' flow-run notifications, read from the
+  connection's journal by the loop's one :class:`~airflow_flowservice.runs.journal.JournalReader`,
+  one read per interval whatever the number of watches and flows. A journal that stays down makes the
+  watch fall back to polling (it says so once).
 
-(``property`` comparisons and ``orderby`` as in Adobe's "Filter and sort Flow Service API
-responses"). The event loop's shared :class:`~airflow_flowservice.runs.poller.RunPoller` makes the
-call, in the same rounds as that loop's run waits; the watches of one flow share it (from the
-earliest cursor among them), so a flow costs one call per interval however many assets watch it.
-The oldest changes come first, so a burst of more than 100 finished runs is read over several
-intervals, none skipped. The first call of a watch (no stored cursor) reads the flow's
-latest runs to place the cursor at the newest change the service has: runs finished before the
-watch started are behind it and never reported.
-
-Within one watch, each finished run is reported once: runs finished at exactly the cursor's
-millisecond are remembered (``at_cursor``), and the ids of the last finished runs handled are kept
-(``handled``, bounded), so a run whose document changes again after it finished is not reported
-twice. Across a triggerer restart, delivery is **at least once**: the cursor is saved (when there is
-a store) only a round after the runs before it were handed to the triggerer, so a triggerer that
-stops in between reports them again, and a consumer that must not act twice keys on ``run_id``
-(``docs/events.md``).
+Delivery is **at least once**: where the watch is (a cursor, or a journal position) is saved in the
+asset state store (Airflow 3.3+) only a round after the runs before it were handed to the triggerer,
+never before, so a triggerer that dies in between reports them again; each payload carries the run id
+and an event id for a consumer to de-duplicate on (``docs/events.md``). Within one watch a run is
+reported once (runs at the cursor's millisecond and the last run and event ids handled are remembered).
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator, Collection
+import time
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from airflow_flowservice.exceptions import FlowServiceError
+from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceError
 from airflow_flowservice.runs.judge import run_metrics, run_state
 from airflow_flowservice.runs.poller import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
-    import logging
-
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.models import Run
-    from airflow_flowservice.run_heads import PolledRun, RunHead
-#: Finished run ids remembered against a second report of the same run.
+    from airflow_flowservice.run_heads import RunHead
+
+Source = Literal["auto", "journal", "poll"]
+#: Finished run (and event) ids remembered against a second report of the same run.
 REMEMBERED = 200
 #: The asset state store key of a watch's cursor.
 CURSOR_KEY = "flowservice_run_cursor"
 
 
+def scope_of(flow_id: str | None) -> str:
+    """How the logs name what a watch watches: ``Flow <id>`` or ``Every flow of the sandbox``."""
+    return f"Flow {flow_id}" if flow_id else "Every flow of the sandbox"
+
+
+def iso(epoch_seconds: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 in UTC (``2026-01-01T06:00:00Z``), ``None`` for ``None``."""
+    if epoch_seconds is None:
+        return None
+    return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class RunCursor:
-    """How far a watch of ``flow_id`` has read (service clock, epoch ms); JSON via :meth:`to_json`."""
+    """How far a poll watch of ``flow_id`` (``None``: the sandbox) has read (service clock, epoch ms)."""
 
-    flow_id: str
+    flow_id: str | None
     updated_at: int
     at_cursor: tuple[str, ...] = ()
     handled: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "source": "poll",
             "flow_id": self.flow_id,
             "updated_at": self.updated_at,
+            "updated_at_iso": iso(self.updated_at / 1000),
             "at_cursor": list(self.at_cursor),
             "handled": list(self.handled),
         }
 
     @classmethod
-    def from_json(cls, value: Any, flow_id: str) -> RunCursor | None:
-        """The stored cursor of ``flow_id``, or ``None`` if ``value`` is absent, malformed or another flow's."""
+    def from_json(cls, value: Any, flow_id: str | None) -> RunCursor | None:
+        """The stored cursor of ``flow_id``, or ``None`` if ``value`` is absent, malformed or another flow's.
+
+        A journal watch's saved state becomes a cursor at the time of the last run it handled.
+        """
         if not isinstance(value, dict) or value.get("flow_id") != flow_id:
             return None
         try:
+            if value.get("source") == "journal":
+                return cls(flow_id, int(value["since_ms"]), (), tuple(str(i) for i in value.get("run_ids") or ()))
             return cls(
                 flow_id,
                 int(value["updated_at"]),
@@ -106,90 +121,75 @@ class CursorStore(Protocol):
     async def save(self, value: dict[str, Any]) -> None: ...
 
 
-def event_payload(run: Run) -> dict[str, Any]:
-    """The event of a finished run: ``run_id``, ``flow_id``, ``status``, ``window``, ``metrics``.
+def event_payload(run: Run, *, event_id: str, source: str) -> dict[str, Any]:
+    """The event of a finished run: ``run_id``, ``flow_id``, ``event_id``, ``source``, ``status``, ``window``,
+    ``metrics``.
 
     ``metrics`` is what the run operator pushes (:func:`~airflow_flowservice.runs.judge.run_metrics`);
-    ``window`` is ``{"start", "end"}`` in epoch seconds, or ``None`` for a run without one.
+    ``window`` is ``{"start", "end"}`` in epoch seconds with ``start_iso``/``end_iso`` (ISO 8601, UTC), or
+    ``None`` for a run without one; ``event_id`` is the journal's id of the notification, or
+    ``<run id>:<status>`` for a polled run.
     """
     window = run.window()
     return {
         "run_id": run.id,
         "flow_id": run.flow_id,
+        "event_id": event_id,
+        "source": source,
         "status": run_state(run.status),
-        "window": {"start": window[0], "end": window[1]} if window else None,
+        "window": (
+            {"start": window[0], "end": window[1], "start_iso": iso(window[0]), "end_iso": iso(window[1])}
+            if window
+            else None
+        ),
         "metrics": run_metrics(run),
     }
 
 
-async def start_cursor(hook: FlowServiceHook, flow_id: str) -> RunCursor:
-    """A cursor at the newest change of the flow's runs: everything finished so far is behind it."""
-    heads = [polled.head for polled in await hook.aread_runs(flow_id=flow_id, orderby="-updatedAt")]
-    newest = max((head.updated_at or 0 for head in heads), default=0)
-    finished = [head for head in heads if run_state(head.status) != "running"]
-    return RunCursor(
-        flow_id,
-        newest,
-        tuple(head.id for head in finished if head.updated_at == newest),
-        tuple(head.id for head in finished)[:REMEMBERED],
-    )
+class WatchListener:
+    """What the poll and journal watches share: a wake-up future, the transient-failure cap, the error that ends it."""
 
-
-class _FlowWatch:
-    """The :class:`~.poller.FlowListener` of one watch: the finished runs found, not yet handed over.
-
-    The poller offers it the flow's changed runs each round; it keeps those ahead of its cursor that
-    finished in ``statuses`` (``ready``) and wakes the watch only when there is something to do: runs to
-    hand over, a cursor to save (a round after runs were handed over), or an error that ends the watch.
-    """
-
-    def __init__(self, cursor: RunCursor, statuses: Collection[str], max_failures: int, log: Any) -> None:
-        self.flow_id: str | None = cursor.flow_id
-        self.cursor = cursor  # how far the rounds have read
+    def __init__(self, flow_id: str | None, statuses: Collection[str], max_failures: int, log: Any) -> None:
+        self.flow_id = flow_id
         self.statuses = statuses
         self.max_failures = max_failures
         self.log = log
-        self.ready: list[tuple[PolledRun, RunCursor]] = []  # each with the cursor just past it
-        self.handed: RunCursor | None = None  # the cursor past the last run handed over, not saved yet
         self.failures = 0
         self.error: BaseException | None = None
         self._wake: asyncio.Future[None] | None = None
 
-    @property
-    def since_ms(self) -> int:
-        return self.cursor.updated_at
+    def count_failure(
+        self, error: BaseException, doing: str = "polling for finished runs", calls: str = "polls for finished runs"
+    ) -> BaseException | None:
+        """A transient ``error`` is counted and logged; the error that ends the watch once there are too many
+        in a row (or at once for any other error), else ``None``.
 
-    def offer(self, runs: list[PolledRun]) -> None:
-        self.failures = 0
-        for polled in sorted(runs, key=lambda p: p.head.updated_at or 0):  # the order the cursor moves in
-            if not self.cursor.is_new(polled.head):
-                continue
-            self.cursor = self.cursor.after(polled.head)
-            if run_state(polled.head.status) in self.statuses:
-                self.ready.append((polled, self.cursor))
-        if self.ready or self.handed is not None:
-            self._set_wake()
+        :param doing: what failed, for the warning (``polling for finished runs``).
+        :param calls: the calls that failed, for the final error (``polls for finished runs``).
+        """
+        if not isinstance(error, TRANSIENT_ERRORS):
+            return error
+        self.failures += 1
+        self.log.warning(
+            "%s: %s failed (%s, %d of %d in a row); trying again",
+            scope_of(self.flow_id),
+            doing,
+            error,
+            self.failures,
+            self.max_failures,
+        )
+        if self.failures < self.max_failures:
+            return None
+        return FlowServiceError(
+            f"{scope_of(self.flow_id).lower()}: {self.failures} consecutive {calls} failed; last error: {error}"
+        )
 
-    def fail(self, error: BaseException) -> None:
-        if isinstance(error, TRANSIENT_ERRORS):
-            self.failures += 1
-            self.log.warning(
-                "Flow %s: polling for finished runs failed (%s, %d of %d in a row); polling again",
-                self.flow_id,
-                error,
-                self.failures,
-                self.max_failures,
-            )
-            if self.failures < self.max_failures:
-                return
-            error = FlowServiceError(
-                f"flow {self.flow_id}: {self.failures} consecutive polls for finished runs failed; last error: {error}"
-            )
+    def end(self, error: BaseException) -> None:
         self.error = error
-        self._set_wake()
+        self.wake()
 
     async def woken(self) -> None:
-        """Wait until :meth:`offer` or :meth:`fail` has something for the watch."""
+        """Wait until the listener has something for the watch (or an error ends it)."""
         if self.error is None:
             self._wake = asyncio.get_running_loop().create_future()
             try:
@@ -199,98 +199,30 @@ class _FlowWatch:
         if self.error is not None:
             raise self.error
 
-    def _set_wake(self) -> None:
+    def wake(self) -> None:
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
 
 
-async def load_cursor(store: CursorStore | None, flow_id: str, log: logging.Logger | Any) -> RunCursor | None:
-    """The cursor a previous run of this watch saved, if any."""
-    if store is None:
-        return None
-    stored = await store.load()
-    cursor = RunCursor.from_json(stored, flow_id)
-    if stored is not None and cursor is None:
-        log.warning("Flow %s: ignoring a stored cursor that is not this flow's: %r", flow_id, stored)
-    elif cursor is not None:
-        log.info("Flow %s: resuming after runs updated at %s (from the asset state store)", flow_id, cursor.updated_at)
-    return cursor
+async def check_flow_exists(hook: FlowServiceHook, flow_id: str | None) -> None:
+    """A watch or wait on a flow that does not exist fails at its first read, naming the flow."""
+    from airflow_flowservice.exceptions import FlowServiceNotFoundError
 
-
-async def watch_finished_runs(
-    hook: FlowServiceHook,
-    flow_id: str,
-    *,
-    statuses: Collection[str],
-    poll_interval: float,
-    max_consecutive_failures: int,
-    log: logging.Logger | Any,
-    store: CursorStore | None = None,
-) -> AsyncIterator[dict[str, Any]]:
-    """Yield :func:`event_payload` once per run of ``flow_id`` that finishes in ``statuses``; forever.
-
-    One list call per interval, shared with the other watches of the flow on this event loop (the
-    loop's :class:`~airflow_flowservice.runs.poller.RunPoller` for ``poll_interval`` makes it).
-    Transient errors (5xx, 429, transport, after the client's own retries) keep it polling; after
-    ``max_consecutive_failures`` of them in a row it raises
-    :class:`~airflow_flowservice.exceptions.FlowServiceError`. Any other error (auth, permission,
-    a flow that does not exist) raises at once.
-
-    With a ``store``, the cursor is loaded from it, and saved at least once: a new watch saves where it
-    starts, and the cursor past the runs it handed over is saved at the next round after they were
-    handed over, never before: a triggerer that stops in between hands them over again after a
-    restart (at least once; the payload's ``run_id`` tells a repeat).
-    """
-    from airflow_flowservice.runs.poller import RunPoller
-
-    cursor = await load_cursor(store, flow_id, log)
-    if cursor is None:
-        # Watches started together (a triggerer restart) do not place their cursors in lockstep.
-        await asyncio.sleep(random.uniform(0, poll_interval / 10))
-        cursor = await _placed_cursor(hook, flow_id, poll_interval, max_consecutive_failures, log)
-        log.info("Flow %s: watching runs updated after %s", flow_id, cursor.updated_at)
-        if store is not None:  # where the watch starts: runs finishing from now on are never missed
-            await store.save(cursor.to_json())
-    watch = _FlowWatch(cursor, statuses, max_consecutive_failures, log)
-    poller = await RunPoller.of(hook, poll_interval)
-    poller.listen(watch)
+    if flow_id is None:
+        return
     try:
-        while True:
-            await watch.woken()
-            batch, watch.ready = watch.ready, []
-            if watch.handed is not None:  # handed over a round ago: Airflow has them
-                saved = watch.handed if batch else watch.cursor  # with nothing new, all before the read cursor is done
-                if store is not None:
-                    await store.save(saved.to_json())
-                watch.handed = None
-            for polled, after in batch:
-                run = polled.run()
-                log.info("Flow %s: run %s finished (%s)", flow_id, run.id, run.status)
-                yield event_payload(run)
-                watch.handed = after
-    finally:
-        poller.unlisten(watch)
+        await hook.aget_flow(flow_id)
+    except FlowServiceNotFoundError:
+        raise FlowServiceConfigError(
+            f"flow_id: flow {flow_id} does not exist in this org and sandbox; check the flow id (and the "
+            "connection's sandbox) the DAG was given"
+        ) from None
 
 
-async def _placed_cursor(
-    hook: FlowServiceHook, flow_id: str, poll_interval: float, max_failures: int, log: logging.Logger | Any
-) -> RunCursor:
-    """:func:`start_cursor`, read again after each transient error, at most ``max_failures`` times in a row."""
-    failures = 0
-    while True:
-        try:
-            return await start_cursor(hook, flow_id)
-        except TRANSIENT_ERRORS as exc:
-            failures += 1
-            if failures >= max_failures:
-                raise FlowServiceError(
-                    f"flow {flow_id}: {failures} consecutive polls for finished runs failed; last error: {exc}"
-                ) from exc
-            log.warning(
-                "Flow %s: polling for finished runs failed (%s, %d of %d in a row); polling again",
-                flow_id,
-                exc,
-                failures,
-                max_failures,
-            )
-        await asyncio.sleep(poll_interval * random.uniform(1.0, 1.1))
+@dataclass
+class JournalFallback:
+    """Filled by a journal watch that gives up on its journal: why, and its state for the poll watch to go on from."""
+
+    reason: str = ""
+    state: Any = None
+    since: float = field(default_factory=time.time)

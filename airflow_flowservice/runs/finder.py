@@ -64,6 +64,9 @@ async def await_run_created_after(
 ) -> str | None:
     """The id of ``flow_id``'s first run created at or after ``created_after_ms`` (epoch ms), or ``None`` at
     ``end_time``."""
+    from airflow_flowservice.runs.events import check_flow_exists
+
+    await check_flow_exists(poller.hook, flow_id)  # a flow that does not exist fails now, not at the deadline
     finder = _RunFinder(flow_id, created_after_ms, log)
     loop = asyncio.get_running_loop()
     timer = loop.call_at(loop.time() + max(0.0, end_time - time.time()), _expire, finder.future)

@@ -128,17 +128,55 @@ def judge_run(run: Run, policy: RunPolicy) -> dict[str, Any]:
     return metrics
 
 
+def run_of_summary(summary: Mapping[str, Any]) -> Run:
+    """The run whose :func:`run_metrics` is ``summary``: what a trigger event carries, back as a run to judge."""
+    from airflow_flowservice.models import Run
+
+    window = (
+        {"windowStartTime": summary["window_start"], "windowEndTime": summary["window_end"]}
+        if summary.get("window_start") is not None and summary.get("window_end") is not None
+        else None
+    )
+    return Run.model_validate(
+        {
+            "id": summary["run_id"],
+            "flowId": summary.get("flow_id"),
+            "params": window,
+            "metrics": {
+                "statusSummary": {"status": summary.get("status"), "errors": list(summary.get("errors") or [])},
+                "recordSummary": {
+                    "inputRecordCount": summary.get("records_read"),
+                    "outputRecordCount": summary.get("records_written"),
+                    "failedRecordCount": summary.get("records_failed"),
+                },
+                "sizeSummary": {"inputBytes": summary.get("bytes_read"), "outputBytes": summary.get("bytes_written")},
+                "fileSummary": {
+                    "inputFileCount": summary.get("files_read"),
+                    "outputFileCount": summary.get("files_written"),
+                },
+                "durationSummary": {
+                    "startedAtUTC": summary.get("started_at_ms"),
+                    "completedAtUTC": summary.get("completed_at_ms"),
+                },
+            },
+        }
+    )
+
+
 def run_from_event(event: Mapping[str, Any], fetch: Callable[[str], Run]) -> Run:
     """The finished run a :class:`~airflow_flowservice.triggers.FlowServiceRunTrigger` event reports on.
 
     ``timeout`` and ``error`` events raise with the trigger's message. A terminal event carries the
-    run document it saw, so resuming costs no call; an event without one (from an older trigger)
-    is answered by ``fetch(run_id)``.
+    run's ``summary`` (its :func:`run_metrics`), so resuming costs no call; an event of an older trigger
+    carries the whole run document (``run``), and one with neither is answered by ``fetch(run_id)``.
     """
     run_id, status = event.get("run_id"), event.get("status")
     if status in ("timeout", "error") or not run_id:
         error = FlowServiceTimeoutError if status == "timeout" else FlowServiceError
         raise error(str(event.get("message") or f"waiting for the run failed: {dict(event)!r}"))
+    summary = event.get("summary")
+    if isinstance(summary, Mapping):
+        return run_of_summary(summary)
     document = event.get("run")
     if not isinstance(document, Mapping):
         return fetch(str(run_id))

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.models import Run
+    from airflow_flowservice.runs.windows import RunWindow
 
 OutcomeStatus = Literal["success", "failed", "timeout", "error"]
 
@@ -37,15 +38,18 @@ class WaitOutcome:
     run: Run | None = None
 
     def payload(self) -> dict[str, Any]:
-        """``{"status", "run_id", "run_status", "message"}``, plus ``run`` (the finished run's document)."""
+        """``{"status", "run_id", "run_status", "message"}``, plus ``summary``: the finished run's metrics
+        (:func:`~airflow_flowservice.runs.judge.run_metrics`), all resuming the task needs, with no call."""
         payload: dict[str, Any] = {
             "status": self.status,
             "run_id": self.run_id,
             "run_status": self.run_status,
             "message": self.message,
         }
-        if self.run is not None:  # the finished run, so that resuming the task needs no GET
-            payload["run"] = self.run.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if self.run is not None:
+            from airflow_flowservice.runs.judge import run_metrics
+
+            payload["summary"] = run_metrics(self.run)
         return payload
 
 
@@ -57,8 +61,11 @@ def poll_in_worker(
     timeout: float,
     log: logging.Logger | Any,
     url: str | None = None,
+    window: tuple[str, RunWindow] | None = None,
 ) -> Run:
-    """Poll ``GET /runs/{id}`` in the worker until the run is terminal.
+    """Poll the run in the worker until it is terminal: ``GET /runs/{id}``, or, given its ``(flow id, window)``,
+    the flow's newest page of runs, which costs the same one call and also shows another run of the window
+    (two tasks that started it at once): the wait then fails naming both, when the run finished.
 
     Logs each status change, and every :data:`HEARTBEAT_INTERVAL` seconds without one a "still
     waiting" line (status, time since the run was created, deadline, ``url``).
@@ -66,8 +73,9 @@ def poll_in_worker(
     deadline = time.monotonic() + timeout
     heartbeat = Heartbeat()
     last: str | None = None
+    others: list[str] = []
     while True:
-        run = hook.get_run(run_id)
+        run, others = _read(hook, run_id, window, others)
         if run.status != last:
             log.info("Run %s status: %s", run_id, run.status or "unknown")
             last = run.status
@@ -75,10 +83,28 @@ def poll_in_worker(
         elif heartbeat.due():
             log.info("%s", heartbeat_message(run, heartbeat.started, heartbeat.started + timeout, url))
         if run_state(run.status) != "running":
+            if window is not None and others:
+                from airflow_flowservice.runs.start import duplicate_runs_error
+
+                raise duplicate_runs_error(window[0], window[1], [run_id, *others])
             return run
         if time.monotonic() >= deadline:
             raise FlowServiceTimeoutError(f"run {run_id} did not finish within {timeout:.0f}s (status {last})")
         time.sleep(poll_interval)
+
+
+def _read(
+    hook: FlowServiceHook, run_id: str, window: tuple[str, RunWindow] | None, others: list[str]
+) -> tuple[Run, list[str]]:
+    """The run, and the other runs of its window seen so far (read with the run when the window is known)."""
+    if window is None:
+        return hook.get_run(run_id), others
+    from airflow_flowservice.runs.start import window_runs
+
+    runs = window_runs(hook, *window)
+    found = next((run for run in runs if run.id == run_id), None)
+    seen = [*others, *(run.id for run in runs if run.id != run_id and run.id not in others)]
+    return (found if found is not None else hook.get_run(run_id)), seen  # past the page: read it alone
 
 
 async def poll_in_triggerer(

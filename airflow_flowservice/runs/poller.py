@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 import weakref
@@ -47,16 +48,24 @@ from airflow_flowservice.runs.judge import run_state
 from airflow_flowservice.ui import run_url
 
 if TYPE_CHECKING:
-    import logging
-
+    from airflow_flowservice.exceptions import FlowServiceGoneError
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
+    from airflow_flowservice.journal_pages import JournalEvent
     from airflow_flowservice.run_heads import PolledRun
+    from airflow_flowservice.runs.journal import JournalReader
+
+log = logging.getLogger(__name__)
 
 #: Errors worth polling through (the client already retried them); any other error ends a wait.
 TRANSIENT_ERRORS = (FlowServiceServerError, FlowServiceTransportError, FlowServiceRateLimitError)
 #: Calls of one round in flight at once: the answers (100 runs each) come back spread out, and the
 #: service is never asked for more than this many pages at once by one poller.
 CALLS_IN_FLIGHT = 2
+#: With an events journal, the waits still pending are polled every this many rounds (the safety poll):
+#: a lost notification delays a wait by at most that many intervals, never strands it.
+SAFETY_POLL_EVERY = 10
+#: Journal reads failing in a row before the waits go back to polling every round.
+JOURNAL_FAILURES = 5
 
 
 class RunWatch:
@@ -131,6 +140,12 @@ class RunPoller:
         self._not_before = 0.0  # event-loop time before which no round starts
         self.rounds = 0
         self.calls = 0
+        # With the connection's events journal, waits wake on their run's notification; the runs are polled
+        # only when a wait is new, at every SAFETY_POLL_EVERY-th round, and after a lost journal position.
+        self._journal: JournalReader | None = None
+        self._journal_failures = 0
+        self._fresh: set[str] = set()  # run ids waited for since the last read of the waits' runs
+        self._poll_due = False
 
     @classmethod
     async def of(cls, hook: FlowServiceHook, poll_interval: float) -> RunPoller:
@@ -141,6 +156,11 @@ class RunPoller:
         if poller is None:
             poller = pollers[key] = cls(hook, poll_interval)
         return poller
+
+    @property
+    def hook(self) -> FlowServiceHook:
+        """The hook the rounds' calls go through."""
+        return self._hook
 
     @property
     def waiting(self) -> int:
@@ -163,6 +183,8 @@ class RunPoller:
         watch = RunWatch(run_id, end_time, log, loop.create_future())
         self._watches.setdefault(run_id, []).append(watch)
         watch.timer = loop.call_at(loop.time() + max(0.0, end_time - time.time()), watch.end, None)
+        self._fresh.add(run_id)
+        self._listen_to_journal()
         self._start(loop)
         return watch
 
@@ -185,11 +207,61 @@ class RunPoller:
         _remove(self._listeners, listener.flow_id, listener)
         self._stop_if_idle()
 
+    def _listen_to_journal(self) -> None:
+        url = self._hook.credentials.events_journal_url  # read when the hook made its client: no sync call
+        if url is None or self._journal is not None or self._journal_failures >= JOURNAL_FAILURES:
+            return
+        from airflow_flowservice.runs.journal import JournalReader
+
+        self._journal = JournalReader.of(self._hook, url)
+        self._journal.listen(self)
+
+    # -- the journal's notifications (a JournalListener) -------------------------------------------
+
+    def events(self, events: list[JournalEvent], resume_url: str) -> None:
+        """Wake the waits whose runs the notifications say finished."""
+        import json
+
+        from airflow_flowservice.run_heads import decode_run_page
+
+        self._journal_failures = 0
+        for event in events:
+            watches = self._watches.get(event.run_id or "")
+            if not watches or event.run is None:
+                continue
+            (polled,) = decode_run_page(json.dumps({"items": [event.run]}).encode())
+            for watch in tuple(watches):
+                try:
+                    self._news(watch, polled)
+                except Exception as exc:  # a wait whose news cannot be handed over ends with why
+                    watch.end(exc)
+
+    def gone(self, error: FlowServiceGoneError) -> None:
+        """Notifications may be lost with the journal position: poll the waits at the next round."""
+        self._poll_due = True
+
+    def failed(self, error: Exception) -> None:
+        """A journal read failed; after too many in a row the waits are polled every round again."""
+        self._journal_failures += 1
+        if self._journal_failures == JOURNAL_FAILURES and self._journal is not None:
+            log.warning(
+                "The events journal %s failed %d reads in a row (%s): the run waits poll Flow Service every round",
+                self._journal.url,
+                self._journal_failures,
+                error,
+            )
+            self._journal.unlisten(self)
+            self._journal = None
+            self._poll_due = True
+
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self.active:
             self._task = loop.create_task(self._loop(), name=f"flowservice-run-poller-{self.poll_interval:g}s")
 
     def _stop_if_idle(self) -> None:
+        if not self._watches and self._journal is not None:
+            self._journal.unlisten(self)
+            self._journal = None
         # Nobody waits: end the sleeping task now, not at loop close (a round under way ends by itself).
         if not self._watches and not self._listeners and not self._in_round and self._task is not None:
             self._task.cancel()
@@ -227,8 +299,17 @@ class RunPoller:
                 self._task = None
 
     def _calls(self) -> list[Callable[[], Awaitable[None]]]:
-        """This round's calls: the waited-for ids 100 at a time, then one call per listened flow."""
-        ids = list(self._watches)
+        """This round's calls: the waited-for ids 100 at a time, then one call per listened flow.
+
+        With a journal, only the new waits' runs are read, except at a safety round (every
+        :data:`SAFETY_POLL_EVERY` rounds, or after a lost journal position), which reads them all.
+        """
+        if self._journal is None or self._poll_due or self.rounds % SAFETY_POLL_EVERY == 0:
+            ids = list(self._watches)
+            self._poll_due = False
+        else:
+            ids = [run_id for run_id in self._watches if run_id in self._fresh]
+        self._fresh.clear()
         return [
             *(partial(self._read_ids, ids[i : i + RUNS_PAGE_SIZE]) for i in range(0, len(ids), RUNS_PAGE_SIZE)),
             *(partial(self._read_flow, flow_id) for flow_id in list(self._listeners)),

@@ -179,25 +179,38 @@ def _remember(memory: RunMemory | None, flow_id: str, window: RunWindow, run_id:
         memory.set(memory_key(flow_id, window), run_id)
 
 
+def window_runs(hook: FlowServiceHook, flow_id: str, window: RunWindow, *, limit: int = RUNS_PAGE_SIZE) -> list[Run]:
+    """The runs of ``window`` among the flow's newest ``limit`` runs (one page), newest first.
+
+    A concurrent task's run of the window was created moments before or after this task's: it is there.
+    """
+    return [
+        run for run in itertools.islice(hook.iter_runs(flow_id), limit) if run.window() == (window.start, window.end)
+    ]
+
+
+def duplicate_runs_error(flow_id: str, window: RunWindow, ids: list[str]) -> FlowServiceDuplicateRunsError:
+    """The error of a window with more than one run, naming every run and how to prevent it."""
+    return FlowServiceDuplicateRunsError(
+        f"flow {flow_id} has {len(ids)} runs for window {window.start}..{window.end}: {', '.join(ids)}. Two "
+        "tasks started this window concurrently (Flow Service cannot cancel a run); check which data was "
+        "ingested twice. To prevent it, run every task that starts this flow's runs in one Airflow pool of one "
+        "slot (docs/runs.md)",
+        run_ids=ids,
+    )
+
+
 def check_single_run(
     hook: FlowServiceHook, flow_id: str, window: RunWindow, run_id: str, *, limit: int = RUNS_PAGE_SIZE
 ) -> None:
     """Raise :class:`FlowServiceDuplicateRunsError` when ``window`` has another run than ``run_id``.
 
-    Reads the flow's newest ``limit`` runs (one page), where a concurrent task's run is: it was
-    created moments before or after this one. Of two tasks that both posted, the later one always
-    sees both runs, so at least one task fails, naming every run id of the window.
+    Reads the flow's newest ``limit`` runs (one page, :func:`window_runs`). Of two tasks that both posted,
+    the later one always sees both runs here; the earlier one learns it while it waits in the worker
+    (:func:`~airflow_flowservice.runs.poll.poll_in_worker` reads the window's runs).
     """
-    ids = [
-        run.id for run in itertools.islice(hook.iter_runs(flow_id), limit) if run.window() == (window.start, window.end)
-    ]
+    ids = [run.id for run in window_runs(hook, flow_id, window, limit=limit)]
     if run_id not in ids:
         ids.append(run_id)
     if len(ids) > 1:
-        raise FlowServiceDuplicateRunsError(
-            f"flow {flow_id} has {len(ids)} runs for window {window.start}..{window.end}: {', '.join(ids)}. Two "
-            "tasks started this window concurrently (Flow Service cannot cancel a run); check which data was "
-            "ingested twice. To prevent it, run every task that starts this flow's runs in one Airflow pool of one "
-            "slot (docs/runs.md)",
-            run_ids=ids,
-        )
+        raise duplicate_runs_error(flow_id, window, ids)

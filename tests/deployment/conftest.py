@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -61,16 +62,27 @@ def free_port() -> int:
 
 
 class Deployment:
-    """The running deployment, and what the scenarios need to drive and observe it."""
+    """The running deployment, and what the scenarios need to drive and observe it.
 
-    def __init__(self, root: Path) -> None:
+    A subclass changes the executor and the components (``tests/deployment/celery``): it overrides
+    :attr:`components`, :meth:`env`, :meth:`component_env`, :meth:`command`, :meth:`prepare`,
+    :meth:`start_components` and :meth:`wait_healthy`.
+    """
+
+    #: The Airflow components, in the order they start (the api-server first); stopped in reverse order.
+    components: tuple[str, ...] = COMPONENTS
+    #: The logs shown when a wait times out.
+    default_logs: tuple[str, ...] = ("scheduler", "triggerer")
+
+    def __init__(self, root: Path, dags: Path = DAGS) -> None:
         self.root = root
         self.home = root / "airflow-home"
         self.logs = root / "process-logs"
         self.home.mkdir()
         self.logs.mkdir()
-        self.dags = Path(shutil.copytree(DAGS, root / "dags", ignore=shutil.ignore_patterns("__pycache__")))
+        self.dags = Path(shutil.copytree(dags, root / "dags", ignore=shutil.ignore_patterns("__pycache__")))
         self.token = secrets.token_hex(8)
+        self.secret_key = secrets.token_hex(16)  # one for every component: it signs the log servers' requests
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.api_port = 0
         self.api_url = ""
@@ -107,7 +119,7 @@ class Deployment:
                 "AIRFLOW__API__PORT": str(self.api_port),
                 "AIRFLOW__API__BASE_URL": self.api_url,
                 "AIRFLOW__API__WORKERS": "1",
-                "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+                "AIRFLOW__API__SECRET_KEY": self.secret_key,
                 "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_ports[0]),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_server_ports[1]),
@@ -125,18 +137,44 @@ class Deployment:
             self._jwt_secret = secrets.token_hex(32)
         return self._jwt_secret
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        """Start ``argv`` in a process group of its own, its output appended to ``process-logs/<name>.log``."""
+    def spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` in a process group of its own, its output appended to ``process-logs/<name>.log``.
+
+        ``user``: the system user to run it as (the tests run as root; PostgreSQL refuses to).
+        """
         out = (self.logs / f"{name}.log").open("ab")
         proc = subprocess.Popen(
-            argv, env=env or self.env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root
+            argv,
+            env=env or self.env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.root,
+            **run_as(user),
         )
         out.close()
         self.procs[name] = proc
         return proc
 
-    def start(self, component: str) -> None:
-        self.spawn(component, [sys.executable, "-m", "airflow", component])
+    def command(self, name: str) -> list[str]:
+        """The ``airflow`` arguments that start component ``name``."""
+        return [name]
+
+    def component_env(self, name: str) -> dict[str, str]:
+        """The environment of component ``name``."""
+        return self.env()
+
+    def start(self, name: str) -> None:
+        self.spawn(name, [sys.executable, "-m", "airflow", *self.command(name)], env=self.component_env(name))
+
+    def ensure_running(self, *names: str) -> list[str]:
+        """Start those of ``names`` that are not running (a scenario stopped them); returns the ones started."""
+        started = [name for name in names if name not in self.procs]
+        for name in started:
+            self.start(name)
+        return started
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
         """Signal a process group and wait for its leader; SIGKILL the group if it outlives ``timeout``."""
@@ -168,10 +206,10 @@ class Deployment:
             self.api_url = f"http://127.0.0.1:{self.api_port}"
             self.api.close()
             self.api = httpx.Client(base_url=f"{self.api_url}/api/v2", timeout=60)
-            self.start("api-server")
+            self.start(self.components[0])
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
-                if self.procs["api-server"].poll() is not None:
+                if self.procs[self.components[0]].poll() is not None:
                     break
                 try:
                     if httpx.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).status_code == 200:
@@ -185,7 +223,7 @@ class Deployment:
         raise AssertionError(f"no free port for the api-server\n{self.log_tail('api-server')}")
 
     def stop_all(self) -> None:
-        for name in [*reversed(COMPONENTS), *list(self.procs)]:
+        for name in [*reversed(self.components), *list(self.procs)]:
             self.stop(name, timeout=20)
         for proc in psutil.process_iter():  # anything that outlived its parent
             try:
@@ -335,7 +373,7 @@ class Deployment:
             if value:
                 return value
             if time.monotonic() > deadline:
-                tails = "\n".join(self.log_tail(name) for name in logs or ("scheduler", "triggerer"))
+                tails = "\n".join(self.log_tail(name) for name in logs or self.default_logs)
                 raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
             time.sleep(0.5)
 
@@ -361,7 +399,8 @@ class Deployment:
             f"the scheduler to take in the exit of {dag_id}/{run_id}/{task_id}'s deferring process",
             lambda: any(
                 "Received executor event with state success" in line and key in line
-                for line in (self.logs / "scheduler.log").read_text(errors="replace").splitlines()
+                for log in self.logs.glob("scheduler*.log")  # every scheduler's: the one that queued the try
+                for line in log.read_text(errors="replace").splitlines()
             ),
         )
         return ti
@@ -392,6 +431,40 @@ class Deployment:
 
         self.wait_for(f"{text!r} in the log of {dag_id}/{run_id}/{task_id} try {try_number}", logged)
 
+    # -- the life cycle (deployed() calls these in order) --------------------------------------------------
+
+    def prepare(self) -> None:
+        """What must run before ``airflow db migrate`` (nothing here: SQLite is a file)."""
+
+    def start_components(self) -> None:
+        """Every component but the api-server (started first: the others need its port, the execution API)."""
+        for component in self.components[1:]:
+            self.start(component)
+
+    def wait_healthy(self, dag_ids: tuple[str, ...]) -> None:
+        def healthy() -> bool:
+            try:
+                health = httpx.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
+            except (httpx.HTTPError, ValueError):
+                return False
+            parts = ("scheduler", "triggerer", "dag_processor")
+            return all((health.get(p) or {}).get("status") == "healthy" for p in parts)
+
+        def parsed() -> bool:
+            dags = self.get("/dags")["dags"]
+            return {d["dag_id"] for d in dags} >= set(dag_ids)
+
+        self.wait_for("the components to report healthy", healthy, timeout=240, logs=self.components)
+        self.wait_for("the DAGs to be parsed", parsed, timeout=120, logs=("dag-processor",))
+
+
+def run_as(user: str | None) -> dict[str, Any]:
+    """The ``subprocess`` arguments that run a process as ``user`` (its group, no other), or as this process."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
 
 def _descendants(pid: int) -> list[psutil.Process]:
     try:
@@ -408,50 +481,43 @@ def _kill(proc: psutil.Process) -> None:
         pass
 
 
-def _wait_healthy(dep: Deployment) -> None:
-    def healthy() -> bool:
-        try:
-            health = httpx.get(f"{dep.api_url}/api/v2/monitor/health", timeout=5).json()
-        except (httpx.HTTPError, ValueError):
-            return False
-        parts = ("scheduler", "triggerer", "dag_processor")
-        return all((health.get(p) or {}).get("status") == "healthy" for p in parts)
+@contextmanager
+def deployed(dep: Deployment, flows: tuple[str, ...], dag_ids: tuple[str, ...], label: str) -> Iterator[Deployment]:
+    """Start ``dep`` (the emulator and its flows, then Airflow), yield it, stop everything and remove its directory.
 
-    def parsed() -> bool:
-        dags = dep.get("/dags")["dags"]
-        return {d["dag_id"] for d in dags} >= set(DAG_IDS)
-
-    dep.wait_for("the components to report healthy", healthy, timeout=240, logs=COMPONENTS)
-    dep.wait_for("the DAGs to be parsed", parsed, timeout=120, logs=("dag-processor",))
-
-
-@pytest.fixture(scope="session")
-def deployment() -> Iterator[Deployment]:
-    """The running deployment (about a minute to start)."""
-    root = Path(tempfile.mkdtemp(prefix="flowservice-deployment-"))
-    dep = Deployment(root)
+    Also when a test or the start failed (``FLOWSERVICE_DEPLOYMENT_KEEP=1`` keeps the directory and its logs).
+    """
     try:
         dep.start_emulator()
         with dep.hook_env() as hook:
             from airflow_flowservice.testing.flows import create_table_flow
 
-            dep.flows = {name: create_table_flow(hook, name=name) for name in FLOWS}
+            dep.flows = {name: create_table_flow(hook, name=name) for name in flows}
+        dep.prepare()
         migrate = dep.airflow("db", "migrate", timeout=300)
         assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
         dep.start_api_server()  # first: the others need its port (the execution API)
-        for component in COMPONENTS[1:]:
-            dep.start(component)
-        _wait_healthy(dep)
+        dep.start_components()
+        dep.wait_healthy(dag_ids)
         dep.emulator("DELETE", "/requests")  # the scenarios count from here
-        sys.stderr.write(f"\n[deployment] up in {time.monotonic() - dep.started:.0f}s\n")
+        sys.stderr.write(f"\n[{label}] up in {time.monotonic() - dep.started:.0f}s\n")
         yield dep
     finally:
         dep.stop_all()
         dep.api.close()
         if os.environ.get("FLOWSERVICE_DEPLOYMENT_KEEP"):  # to read the logs of a failed session
-            sys.stderr.write(f"\n[deployment] kept {root}\n")
+            sys.stderr.write(f"\n[{label}] kept {dep.root}\n")
         else:
-            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(dep.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def deployment() -> Iterator[Deployment]:
+    """The running deployment (about a minute to start)."""
+    with deployed(
+        Deployment(Path(tempfile.mkdtemp(prefix="flowservice-deployment-"))), FLOWS, DAG_IDS, "deployment"
+    ) as dep:
+        yield dep
 
 
 #: Lines of figures the scenarios measured (the ``measured`` fixture), printed in the terminal summary.

@@ -17,34 +17,17 @@ import psutil
 import pytest
 
 from tests.deployment.conftest import RACE_POOL, Deployment
+from tests.deployment.scenarios import (
+    HOUR,
+    JAN1_2024,
+    instant,
+    logical_date,
+    manual_window,
+    one_run_per_window,
+    window,
+)
 
 pytestmark = pytest.mark.deployment
-
-HOUR = 3600
-JAN1_2024 = 1704067200
-
-
-def window(hour: int) -> tuple[int, int]:
-    """The window 2024-01-01T{hour}:00Z + 1 hour, in epoch seconds."""
-    return JAN1_2024 + hour * HOUR, JAN1_2024 + (hour + 1) * HOUR
-
-
-def manual_window(hour: int) -> tuple[int, int]:
-    """The window of a manual run with logical date 2024-01-01T{hour}:00Z: the hour that ends then.
-
-    (A backfill's runs start their data interval at the logical date instead.)
-    """
-    return window(hour - 1)
-
-
-def logical_date(hour: int) -> str:
-    return f"2024-01-01T{hour:02d}:00:00+00:00"
-
-
-def one_run_per_window(dep: Deployment, flow_id: str, expected: set[tuple[int, int]]) -> None:
-    per_window = dep.runs_per_window(flow_id)
-    assert set(per_window) == expected, per_window
-    assert set(per_window.values()) == {1}, per_window
 
 
 def test_deferrable_task_completes_through_the_triggerer(deployment: Deployment, measured: list[str]) -> None:
@@ -206,7 +189,7 @@ def test_backfill_then_reprocess_adopts_every_run(deployment: Deployment, measur
         # lock) re-created starts again at try 1.
         ti = dep.task_instance("deploy_backfill", run_id, "ingest")
         started_at = ti.get("start_date")
-        return bool(started_at) and _instant(started_at) >= reprocess_from.timestamp()
+        return bool(started_at) and instant(started_at) >= reprocess_from.timestamp()
 
     attempts_again = create_backfill(dep, [*args, "--reprocess-behavior", "completed"], retry_behavior="completed")
     dep.wait_for(
@@ -355,7 +338,7 @@ def test_two_dags_starting_one_window_at_once_start_one_run(deployment: Deployme
         a, b = (dep.task_instance(dag_id, f"race_h{hour}", "ingest") for dag_id in RACE_DAGS)
         assert a["pool"] == b["pool"] == RACE_POOL
         first, second = sorted((a, b), key=lambda ti: str(ti["start_date"]))
-        gap = _instant(second["start_date"]) - _instant(first["end_date"])
+        gap = instant(second["start_date"]) - instant(first["end_date"])
         assert gap >= 0, f"window {hour}: the two tasks overlapped ({first} / {second})"  # one slot: never both
         gaps.append(gap)
         starters = [dag_id for dag_id in RACE_DAGS if "Started run" in logs[(dag_id, hour)]]
@@ -368,7 +351,3 @@ def test_two_dags_starting_one_window_at_once_start_one_run(deployment: Deployme
         f"by one task and adopted by the other; slot handed on after {gaps[len(gaps) // 2]:.1f}s (median); "
         f"{2 * RACE_WINDOWS} tasks in {took:.0f}s"
     )
-
-
-def _instant(value: Any) -> float:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()

@@ -13,8 +13,10 @@ and checks of what the block was meant to do (a run for the window, a published 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable
@@ -515,6 +517,90 @@ def test_events_dedupe_recipe_acts_once_per_run_id(write_block: Any) -> None:
     path = write_block("events-dedupe", "dags/dedupe_check.py")
     path.write_text(path.read_text() + _DEDUPE_DAG)
     run_dag_file(path, dag_id="dedupe_check")
+
+
+# -- docs/deploying.md ----------------------------------------------------------------------------
+
+
+@runs("deploying-pools")
+def test_deploying_pools_for_every_dataflow(shell: Shell, migrated_home: Path) -> None:
+    import yaml
+
+    shutil.copyfile(ROOT / "example_dags" / "dataflows.yaml", migrated_home / "dataflows.yaml")
+    env = user_env(migrated_home)
+    for _ in range(2):  # a second run (a dataflow added) updates the pools
+        shell.run(block("deploying-pools").text, env=env, cwd=migrated_home)
+    shown = shell.run("airflow pools list -o json", env=env, cwd=migrated_home).stdout
+    pools = {pool["pool"]: pool for pool in json_output(shown)}
+    dataflows = yaml.safe_load((migrated_home / "dataflows.yaml").read_text())["dataflows"]
+    assert len(dataflows) == 2
+    for dataflow in dataflows:
+        pool = pools[f"flowservice_{dataflow['name']}"]
+        assert (str(pool["slots"]), str(pool["include_deferred"])) == ("1", "False"), pool
+        assert pool["description"] == f"one run start at a time: {dataflow['flow']['name']}"
+
+
+@runs("deploying-failure-watch")
+def test_deploying_failure_watch_alerts_on_failed_runs_only(
+    monkeypatch: pytest.MonkeyPatch, write_block: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The page's DAG parsed as Airflow parses it; its two watchers' triggers run against a manual clock.
+
+    Of two hourly flows, the second's next run fails: only its watcher has an event, and the DAG's task
+    prints the alert for it (a triggerer and a scheduler would turn the event into a DAG run).
+    """
+    from types import SimpleNamespace
+
+    from airflow_flowservice._compat import dag_bag_of_file
+    from airflow_flowservice.runs import events as events_module
+    from airflow_flowservice.testing import FlowServiceEmulator
+    from airflow_flowservice.testing.flows import create_table_flow
+
+    monkeypatch.setattr(events_module, "asyncio", _FastAsyncio())
+    with FlowServiceEmulator(clock="manual", run_timeline=(1.0, 2.0)) as emu:
+        for key, value in emu.connection_env().items():
+            monkeypatch.setenv(key, value)
+        ok, failing = (create_table_flow(hook(), name=name, frequency="hour") for name in ("ok", "failing"))
+        emu.clock.advance(10)  # their catch-up runs finish before the watches start: not reported
+        for flow_id in (ok, failing):
+            hook().list_runs(flow_id)
+        emu.run_outcome(flow_id=failing, kind="failed")
+        monkeypatch.setenv("FLOWSERVICE_WATCHED_FLOW_IDS", f"{ok},{failing}")
+        bag = dag_bag_of_file(str(write_block("deploying-failure-watch", "dags/aep_failed_runs_alert.py")))
+        assert not bag.import_errors, bag.import_errors
+        alert = bag.dags["aep_failed_runs_alert"].task_dict["alert"]
+        assets = {asset.name: asset for asset in alert.inlets}
+        triggers = {flow_id: assets[f"aep_failed_runs_{flow_id}"].watchers[0].trigger for flow_id in (ok, failing)}
+        assert {tuple(t.statuses) for t in triggers.values()} == {("failed",)}
+
+        async def next_events() -> dict[str, Any]:
+            emu.requests.clear()
+            watches = {flow_id: trigger.run() for flow_id, trigger in triggers.items()}
+            pending = {flow_id: asyncio.ensure_future(w.__anext__()) for flow_id, w in watches.items()}
+            for _ in range(1000):  # both watches place their cursors, then an hour passes: one run each
+                await asyncio.sleep(0.01)
+                if len([r for r in emu.calls(method="GET") if r.path == "/runs" and r.status == 200]) >= 2:
+                    break
+            emu.clock.advance(3600 + 10)
+            events = {failing: (await asyncio.wait_for(pending[failing], timeout=60)).payload}
+            await asyncio.sleep(1)  # the other watch has polled its (successful) run by now, many times
+            assert not pending[ok].done(), pending[ok]
+            pending[ok].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending[ok]
+            for watch in watches.values():
+                await watch.aclose()
+            return events
+
+        events = asyncio.run(next_events())
+    payload = dict(events[failing])
+    assert (payload["flow_id"], payload["status"]) == (failing, "failed")
+    capsys.readouterr()
+    asset = assets[f"aep_failed_runs_{failing}"]
+    alert.python_callable(triggering_asset_events={asset: [SimpleNamespace(extra={"payload": payload})]})
+    errors = payload["metrics"]["errors"]
+    assert capsys.readouterr().out.splitlines() == [f"AEP run {payload['run_id']} of flow {failing} failed: {errors}"]
+    assert errors, payload
 
 
 # -- docs/dataflows-as-code.md --------------------------------------------------------------------

@@ -389,8 +389,8 @@ def test_last_run_details_reads_the_flow_index(api: Api) -> None:
     later = _run(api, flow, T0 - 2 * DAY, T0 - DAY, startTime=str(T0 + 20))
     future = _run(api, flow, T0 - 3 * DAY, T0 - 2 * DAY, startTime=str(T0 + 100))
     _run(api, other, startTime=str(T0 + 30), deltaColumn={"name": "updated_at"})  # another flow's newer run
-    sc = api.emu.store.scope(api.emu.org_id, api.sandbox)
-    sc.runs = _NoScan(sc.runs)
+    tables = api.emu.stores.runs.tables((api.emu.org_id, api.sandbox))
+    tables.runs = _NoScan(tables.runs)
     assert "lastRunDetails" not in api.item(f"/flows/{flow}")  # every run still scheduled
     api.emu.clock.advance(40.0)
     details = api.item(f"/flows/{flow}")["lastRunDetails"]  # the latest started, not the latest created
@@ -402,6 +402,6 @@ def test_last_run_details_reads_the_flow_index(api: Api) -> None:
     }
     api.emu.clock.advance(61.0)
     assert api.item(f"/flows/{flow}")["lastRunDetails"]["id"] == future
-    sc.drop_run(future)
-    sc.drop_run(later)
+    tables.drop(future)
+    tables.drop(later)
     assert api.item(f"/flows/{flow}")["lastRunDetails"]["id"] == early

@@ -17,6 +17,7 @@ import pytest
 from airflow_flowservice.exceptions import FlowServiceError
 from airflow_flowservice.hooks import flowservice as flowservice_hooks
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
+from airflow_flowservice.runs.events import iso
 from airflow_flowservice.runs.judge import run_metrics
 from airflow_flowservice.testing import FlowServiceEmulator
 from airflow_flowservice.testing.flows import create_table_flow
@@ -49,7 +50,11 @@ class FakeAssetStateStore:
 
 
 def hourly_flow(emu: FlowServiceEmulator) -> str:
-    """An hourly flow whose catch-up run has already finished (the emulator creates it on first read)."""
+    """An hourly flow whose catch-up run has already finished (the emulator creates it on first read).
+
+    The clock is moved to 30 s past an hour first: 10 s later is still the same hour, whenever the test runs.
+    """
+    emu.clock.advance((30 - emu.clock.now()) % HOUR)
     flow_id = create_table_flow(FlowServiceHook(), frequency="hour")
     emu.clock.advance(10)
     assert [r.status for r in FlowServiceHook().list_runs(flow_id)] == ["success"]
@@ -151,10 +156,13 @@ def test_one_event_per_finished_run_none_for_earlier_runs(manual_emulator: Manua
         assert event == {
             "run_id": run.id,
             "flow_id": flow_id,
+            "event_id": f"{run.id}:success",
+            "source": "poll",
             "status": "success",
-            "window": {"start": window[0], "end": window[1]},
+            "window": {"start": window[0], "end": window[1], "start_iso": iso(window[0]), "end_iso": iso(window[1])},
             "metrics": run_metrics(run),  # what the run operator pushes
         }
+        assert event["window"]["start_iso"].endswith(":00:00Z")  # an hour's window, as a person reads it
         assert event["metrics"]["records_read"] == 60  # one record per minute of the hour
 
 
@@ -298,15 +306,20 @@ def test_serialize_round_trip() -> None:
                 "poll_interval": 30,
                 "statuses": ["failed", "success"],
                 "max_consecutive_failures": 5,
+                "source": "auto",
             },
         )
     )
+    sandbox_wide = FlowServiceRunEventTrigger(statuses=("failed",), source="poll")
+    assert restored(sandbox_wide).serialize() == sandbox_wide.serialize()
+    assert sandbox_wide.serialize()[1]["flow_id"] is None
 
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
         ({"flow_id": ""}, "flow_id"),
+        ({"flow_id": "f", "source": "webhook"}, "source"),
         ({"flow_id": "f", "statuses": ()}, "statuses"),
         ({"flow_id": "f", "statuses": ("done",)}, "statuses"),
         ({"flow_id": "f", "poll_interval": 0}, "poll_interval"),

@@ -142,3 +142,41 @@ def test_a_task_outside_a_pool_of_its_own_says_how_to_prevent_the_race(
     assert bool(advice) is advised, log.lines
     if advised:
         assert "one pool of one slot to prevent it (docs/runs.md)" in advice[0]
+
+
+def test_the_task_that_started_first_learns_of_the_duplicate_while_it_waits(
+    flowservice_emulator: FlowServiceEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both tasks of a duplicated window report it: the first one's worker wait reads the window's runs
+    (the same one call a poll), so the second run shows, and the wait fails naming both when its run ends."""
+    from airflow_flowservice.runs import poll
+
+    hook = FlowServiceHook()
+    flow_id = create_table_flow(hook)
+    op = FlowServiceTriggerRunOperator(
+        task_id="ingest",
+        flow_id=flow_id,
+        window_start=JAN1,
+        window_end=JAN1 + HOUR,
+        delta_column="updated_at",
+        poll_interval=0.01,
+        deferrable=False,
+    )
+    others: list[str] = []
+    real_read = poll._read
+
+    def read_while_the_other_task_posts(*args: Any) -> Any:
+        if not others:  # the other task's POST /runs lands after this task's check, before its first poll
+            others.append(_post_run(hook, flow_id, JAN1, JAN1 + HOUR))
+        return real_read(*args)
+
+    monkeypatch.setattr(poll, "_read", read_while_the_other_task_posts)
+    polls_before = len(flowservice_emulator.calls(method="GET", path_prefix="/runs"))
+    with pytest.raises(FlowServiceDuplicateRunsError) as info:
+        op.execute({"ti": _TI()})  # type: ignore[arg-type]
+    assert isinstance(info.value, AirflowFailException)  # fails without retry, as the second task does
+    runs = [run.id for run in hook.list_runs(flow_id)]
+    assert len(runs) == 2 and others[0] in runs
+    assert all(run_id in str(info.value) for run_id in runs)
+    calls = flowservice_emulator.calls(method="GET", path_prefix="/runs")[polls_before:]
+    assert not [c for c in calls if c.path.startswith("/runs/")]  # polled by listing the window: no extra call

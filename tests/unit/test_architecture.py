@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "airflow_flowservice.auth": 1,
     "airflow_flowservice.models": 1,
     "airflow_flowservice.run_heads": 1,
+    "airflow_flowservice.journal_pages": 1,
     "airflow_flowservice.kinds": 0,
     "airflow_flowservice.exceptions": 0,
     "airflow_flowservice.registry": 0,  # the public classes and their modules: imports nothing
@@ -199,3 +200,59 @@ def test_only_the_hook_touches_a_client() -> None:
             elif isinstance(node, ast.Name) and node.id in ("FlowServiceClient", "AsyncFlowServiceClient"):
                 found.append(f"{name}:{node.lineno} {node.id}")
     assert found == []
+
+
+EMULATOR = PACKAGE / "testing" / "emulator"
+# Data tables, not logic: the only emulator module whose functions may run past MAX_FUNCTION_LINES.
+EMULATOR_DATA_TABLES = {"stores/catalog_data.py"}
+MAX_FUNCTION_LINES = 80
+
+
+def _app_registrations() -> tuple[set[str], set[str]]:
+    """The resources ``emulator/app.py`` registers: ``(routers in ROUTERS, fields of Stores)``."""
+    tree = ast.parse((EMULATOR / "app.py").read_text())
+    routers: set[str] = set()
+    fields: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ROUTERS" for t in node.targets):
+            assert isinstance(node.value, ast.Tuple)
+            routers = {ast.unparse(e).removesuffix(".router") for e in node.value.elts}
+        if isinstance(node, ast.ClassDef) and node.name == "Stores":
+            fields = {s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+    return routers, fields
+
+
+def test_emulator_resources_are_a_router_and_a_store_registered_in_the_app() -> None:
+    """Each ``routers/<name>.py`` has its ``stores/<name>.py``, and ``app.py`` registers both."""
+    resources = {p.stem for p in (EMULATOR / "routers").glob("*.py") if p.stem != "__init__"}
+    stores = {p.stem for p in (EMULATOR / "stores").glob("*.py")}
+    assert resources - stores == set(), "a router without its store module"
+    routers, fields = _app_registrations()
+    assert routers == resources, "app.ROUTERS must include every router of routers/"
+    assert resources <= fields, "app.Stores must have a field per resource"
+
+
+def test_emulator_stores_know_nothing_of_http_routing() -> None:
+    """Stores hold state and rules; routers, dependencies, the gateway and the app sit above them."""
+    above = ("routers", "app", "dependencies", "gateway", "server")
+    wrong = [
+        f"{_module_name(path)}:{line} imports {target}"
+        for path in (EMULATOR / "stores").glob("*.py")
+        for target, line, _ in _runtime_imports(path)
+        if any(target.startswith(f"airflow_flowservice.testing.emulator.{name}") for name in above)
+        or target.split(".")[0] in ("fastapi", "starlette")
+    ]
+    assert wrong == []
+
+
+def test_emulator_functions_are_short() -> None:
+    long = [
+        f"{path.relative_to(EMULATOR)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in EMULATOR.rglob("*.py")
+        if str(path.relative_to(EMULATOR)) not in EMULATOR_DATA_TABLES
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert long == []

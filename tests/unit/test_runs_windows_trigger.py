@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceRunFailedError
 from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.models import Run
-from airflow_flowservice.runs.judge import RunPolicy, judge_run, run_state
+from airflow_flowservice.runs.judge import RunPolicy, judge_run, run_from_event, run_metrics, run_state
 from airflow_flowservice.runs.windows import ZERO_LENGTH_FIX, delta_column_body, resolve_window
 from airflow_flowservice.testing.flows import create_table_flow, start_run
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
@@ -136,16 +137,15 @@ def test_trigger_yields_one_success_event(flowservice_emulator: Any) -> None:
     trigger = FlowServiceRunTrigger(run_id=run_id, end_time=time.time() + 30, poll_interval=0.05)
     events = asyncio.run(_events(trigger))
     (event,) = events
-    document = event.pop("run")  # the finished run, so that execute_complete needs no GET
+    summary = event.pop("summary")  # the finished run's metrics, so that execute_complete needs no GET
     assert event == {
         "status": "success",
         "run_id": run_id,
         "run_status": "success",
         "message": f"run {run_id} finished: success",
     }
-    assert document["id"] == run_id
-    assert document["metrics"]["statusSummary"]["status"] == "success"
-    assert FlowServiceHook().get_run(run_id) == Run.model_validate(document)
+    assert (summary["run_id"], summary["status"]) == (run_id, "success")
+    assert summary == run_metrics(FlowServiceHook().get_run(run_id))
 
 
 def test_trigger_serializes_and_restores_mid_wait(flowservice_emulator: Any) -> None:
@@ -223,6 +223,9 @@ def test_resuming_from_an_event_uses_the_run_it_carries_and_fetches_only_without
 
     document = finished.model_dump(mode="json", by_alias=True, exclude_none=True)
     assert run_from_event({"status": "success", "run_id": finished.id, "run": document}, fetch) == finished
+    summary = run_metrics(finished)  # what a trigger event carries now: the summary, not the document
+    resumed = run_from_event({"status": "success", "run_id": finished.id, "summary": summary}, fetch)
+    assert run_metrics(resumed) == summary
     assert fetched == []
     assert run_from_event({"status": "success", "run_id": finished.id}, fetch) == finished
     assert fetched == [finished.id]
@@ -230,3 +233,17 @@ def test_resuming_from_an_event_uses_the_run_it_carries_and_fetches_only_without
         run_from_event({"status": "timeout", "run_id": "r1", "message": "timed out waiting for run r1"}, fetch)
     with pytest.raises(FlowServiceError, match=r"^waiting for run r1 failed: gone$"):
         run_from_event({"status": "error", "run_id": "r1", "message": "waiting for run r1 failed: gone"}, fetch)
+
+
+def test_the_trigger_event_carries_a_summary_of_the_run_not_its_document(flowservice_emulator: Any) -> None:
+    """The event is what resuming needs: the run's metrics (judged the same), not activities and the rest."""
+    hook = FlowServiceHook()
+    flow_id = create_table_flow(hook)
+    run_id, _ = start_run(hook, flow_id, JAN1, JAN1 + 86400, start_time=JAN1, delta_column={"name": "u"})
+    trigger = FlowServiceRunTrigger(run_id=run_id, end_time=time.time() + 30, poll_interval=0.05)
+    (event,) = asyncio.run(_events(trigger))
+    run = hook.get_run(run_id)
+    assert "run" not in event and event["summary"] == run_metrics(run)
+    assert judge_run(run_from_event(event, hook.get_run), RunPolicy()) == judge_run(run, RunPolicy())
+    document = run.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert len(json.dumps(event)) < len(json.dumps(document))

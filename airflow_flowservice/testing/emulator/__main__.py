@@ -12,7 +12,7 @@ import sys
 import threading
 from types import FrameType
 
-from .control import (
+from .server import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_ORG_ID,

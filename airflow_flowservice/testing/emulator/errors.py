@@ -135,3 +135,12 @@ def not_found(resource_type: str, entity_id: str) -> FlowServiceError:
 def draft_order(message: str) -> FlowServiceError:
     """A publish / create that violates the draft ordering (base -> source/target -> flow)."""
     return FlowServiceError("1600-400", "Bad Request", f"The request could not be processed. {message}")
+
+
+def not_implemented(what: str, why: str) -> FlowServiceError:
+    """An operation of the official spec the emulator does not implement (``0000-501``)."""
+    return FlowServiceError(
+        "0000-501",
+        "Not Implemented",
+        f"{what} is not implemented by the Flow Service emulator: {why} See docs/emulator.md.",
+    )

@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FAULT_KINDS = ("status", "rate_limit", "latency", "drop_after_apply", "token_expired")
+#: The parameters each kind uses, beyond those of every rule (method, path, times, probability, seed):
+#: a rule's JSON (``as_dict``, the admin endpoint's answer) shows only these.
+KIND_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "status": ("status",),
+    "rate_limit": ("retry_after",),
+    "latency": ("delay",),
+    "drop_after_apply": (),
+    "token_expired": (),
+}
 
 
 @dataclass
@@ -63,19 +72,18 @@ class FaultRule:
         return self.times is not None and self.hits >= self.times
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "method": self.method,
-            "path": self.path,
-            "kind": self.kind,
-            "status": self.status,
-            "times": self.times,
-            "retry_after": self.retry_after,
-            "delay": self.delay,
-            "probability": self.probability,
-            "seed": self.seed,
-            "hits": self.hits,
-        }
+        """The rule as JSON: what every rule has, and the parameters its kind uses (``KIND_PARAMETERS``)."""
+        used = KIND_PARAMETERS[self.kind]
+        out: dict[str, Any] = {"id": self.id, "method": self.method, "path": self.path, "kind": self.kind}
+        if "status" in used:
+            out["status"] = self.status
+        out["times"] = self.times
+        if "retry_after" in used:
+            out["retry_after"] = self.retry_after
+        if "delay" in used:
+            out["delay"] = self.delay
+        out.update(probability=self.probability, seed=self.seed, hits=self.hits)
+        return out
 
 
 class FaultInjector:

@@ -1,16 +1,14 @@
-"""The XDM schemas of the emulator's datasets: each schema's field paths and types (what Data Prep maps into).
+"""The XDM schemas of the catalog's datasets: each schema's field paths and types (what Data Prep maps into).
 
-Mapping sets name their output schema by ``$id``; the emulator's Conversion Service checks every
-``destination`` against the field paths here and types the preview's output with them. The schemas
-follow the XDM Individual Profile fields of Adobe's examples (``person.name.firstName``,
-``personalEmail.address``...). Tests and users add their own with ``FlowServiceEmulator.add_xdm_schema``
-(or ``POST /_emulator/schemas``).
+A data table of the catalog (``CatalogStore.xdm_schema``). Mapping sets name their output schema by
+``$id``; the Conversion Service checks every ``destination`` against the field paths here and types
+a preview's output with them. The schemas follow the XDM Individual Profile fields of Adobe's examples
+(``person.name.firstName``, ``personalEmail.address``...). Tests and users add their own with
+``FlowServiceEmulator.add_xdm_schema`` (or ``POST /_emulator/schemas``).
 """
 
 from __future__ import annotations
 
-import copy
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,41 +96,3 @@ def default_schemas() -> list[XdmSchema]:
         XdmSchema(SAMPLE_SCHEMA, "A sample schema", dict(_SAMPLE_FIELDS)),
         XdmSchema(ORDERS_SCHEMA, "ACME orders", dict(_ORDERS_FIELDS)),
     ]
-
-
-class XdmCatalog:
-    """The schemas by ``$id`` (thread-safe; tests add their own)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._schemas: dict[str, XdmSchema] = {}
-        self.reset()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._schemas = {s.id: s for s in default_schemas()}
-
-    def get(self, schema_id: str) -> XdmSchema | None:
-        with self._lock:
-            found = self._schemas.get(schema_id)
-            return copy.deepcopy(found) if found is not None else None
-
-    def ids(self) -> list[str]:
-        with self._lock:
-            return sorted(self._schemas)
-
-    def of_dataset(self, dataset_id: str) -> XdmSchema | None:
-        """The schema a dataset follows (``None`` for a dataset the catalog does not know)."""
-        with self._lock:
-            found = next((s for s in self._schemas.values() if dataset_id in s.datasets), None)
-            return copy.deepcopy(found) if found is not None else None
-
-    def add(self, schema_id: str, fields: dict[str, str], title: str = "", datasets: list[str] | None = None) -> None:
-        """Add (or replace) a schema: ``fields`` maps each leaf path (``person.name.firstName``) to its JSON type."""
-        if not isinstance(schema_id, str) or "://" not in schema_id:
-            raise ValueError(f"schema_id must be a schema $id (a URI), got {schema_id!r}")
-        bad = {path: kind for path, kind in fields.items() if kind not in XDM_TYPES or not path.strip()}
-        if bad:
-            raise ValueError(f"fields must map field paths to one of {XDM_TYPES}; bad: {bad}")
-        with self._lock:
-            self._schemas[schema_id] = XdmSchema(schema_id, title or schema_id, dict(fields), list(datasets or []))

@@ -1,7 +1,7 @@
-"""The emulator's catalog: connection specs and flow specs with the real ids used by Adobe's documentation.
+"""The catalog's data tables: connection specs, flow specs (the real ids of Adobe's documentation) and datasets.
 
-Everything here is plain JSON-ready data. Keys starting with ``_`` are emulator-private and are
-stripped before a spec is returned by the API (``public_spec``).
+Everything here is plain JSON-ready data, read through :class:`.catalog.CatalogStore`. Keys starting
+with ``_`` are emulator-private and are stripped before a spec is returned by the API.
 
 Connection specs
   - be5ec48c-... Azure File Storage (source, drafts supported; verbatim from Adobe's drafts guide)
@@ -1000,47 +1000,6 @@ FLOW_SPECS: list[dict[str, Any]] = [
     _export_flow_spec(GCS_EXPORT_FLOW, GCS_DESTINATION, "Google Cloud Storage"),
     _export_flow_spec(SFTP_EXPORT_FLOW, SFTP_DESTINATION, "SFTP"),
 ]
-
-
-def public_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``spec`` without the emulator-private ``_`` keys (top level only)."""
-    return {k: copy.deepcopy(v) for k, v in spec.items() if not k.startswith("_")}
-
-
-class Catalog:
-    """Read-only lookup over the connection specs and flow specs."""
-
-    def __init__(
-        self,
-        connection_specs: list[dict[str, Any]] | None = None,
-        flow_specs: list[dict[str, Any]] | None = None,
-    ) -> None:
-        self.connection_specs: dict[str, dict[str, Any]] = {
-            s["id"]: s for s in (connection_specs if connection_specs is not None else CONNECTION_SPECS)
-        }
-        self.flow_specs: dict[str, dict[str, Any]] = {
-            s["id"]: s for s in (flow_specs if flow_specs is not None else FLOW_SPECS)
-        }
-
-    def connection_spec(self, spec_id: str) -> dict[str, Any] | None:
-        return self.connection_specs.get(spec_id)
-
-    def flow_spec(self, spec_id: str) -> dict[str, Any] | None:
-        return self.flow_specs.get(spec_id)
-
-    @staticmethod
-    def draft_supported(spec: dict[str, Any]) -> bool:
-        return bool(spec.get("attributes", {}).get("isDraftModeSupported", False))
-
-    @staticmethod
-    def requires_base_connection(spec: dict[str, Any]) -> bool:
-        if "_requiresBaseConnection" in spec:
-            return bool(spec["_requiresBaseConnection"])
-        return True
-
-    @staticmethod
-    def table_based(spec: dict[str, Any]) -> bool:
-        return bool(spec.get("_tableBased", False))
 
 
 # --- Datasets for the activationDatasets configs listing (Adobe's dataset-export guide) ------------------------------

@@ -1,4 +1,4 @@
-"""``FlowServiceEmulator``: build, start, stop and steer the emulator from Python."""
+"""``FlowServiceEmulator``: build the emulator, serve it (uvicorn in a thread), steer it from Python."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .app import API_PREFIX, IMS_PATH, EmulatorCore, build_app
-from .auth import TokenAuthority
-from .catalog import Catalog
+from .app import build_app, build_stores
 from .clock import Clock
-from .conversion_store import ConversionStore
-from .faults import FaultInjector
-from .requestlog import RequestLog, RequestRecord
-from .store import Store
+from .paths import API_PREFIX, IMS_PATH
+from .requestlog import RequestRecord
+from .state import EmulatorState
 
 DEFAULT_CLIENT_ID = "emulator-client"
 DEFAULT_CLIENT_SECRET = "emulator-secret"
@@ -61,26 +58,24 @@ class FlowServiceEmulator:
         self.token_ttl = token_ttl
         self.host = "127.0.0.1" if host == "localhost" else host
         self.clock = Clock(clock)
-        self.faults = FaultInjector()
-        self.requests = RequestLog()
-        self.catalog = Catalog()
-        self.store = Store(self.catalog, self.clock, (start, end))
-        self.auth = TokenAuthority(client_id, client_secret, org_id, token_ttl, self.clock)
-        self.conversion = ConversionStore(self.clock)  # Data Prep; flows check their Mapping against it
-        self.store.mapping_check = self.conversion.flow_mapping_problem
-        self._core = EmulatorCore(
-            store=self.store,
-            auth=self.auth,
-            faults=self.faults,
-            requests=self.requests,
-            clock=self.clock,
-            org_id=org_id,
+        self.state = EmulatorState(self.clock)
+        #: one store per resource (``stores.flows``, ``stores.runs``, ...); see docs/emulator.md
+        self.stores = build_stores(
+            self.state,
             client_id=client_id,
-            conversion=self.conversion,
+            client_secret=client_secret,
+            org_id=org_id,
+            sandbox=sandbox,
+            token_ttl=token_ttl,
+            run_timeline=(start, end),
         )
-        self._core.hooks["reset"] = self.reset
+        self.faults = self.state.faults
+        self.requests = self.state.requests
+        self.catalog = self.stores.catalog
+        self.conversion = self.stores.conversion
+        self.auth = self.stores.auth
         self.run_create_envelope = run_create_envelope
-        self.app = build_app(self._core)
+        self.app = build_app(self.stores)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -89,13 +84,13 @@ class FlowServiceEmulator:
     def run_create_envelope(self) -> str:
         """How ``POST /runs`` answers: ``"bare"`` ``{id, etag}`` (the OpenAPI spec, the default) or
         ``"items"`` ``{"items": [{id, etag}]}`` (Adobe's on-demand ingestion guide). Settable at any time."""
-        return self._core.run_create_envelope
+        return self.stores.runs.create_envelope
 
     @run_create_envelope.setter
     def run_create_envelope(self, value: str) -> None:
         if value not in ("bare", "items"):
             raise ValueError(f"run_create_envelope must be 'bare' or 'items' (got {value!r})")
-        self._core.run_create_envelope = value
+        self.stores.runs.create_envelope = value
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -226,11 +221,11 @@ class FlowServiceEmulator:
         limits the rule to one flow (it wins over a rule for any flow). ``times``: how many runs it
         applies to (``None`` = every run until changed). The outcome is fixed when a run is created.
         """
-        self.store.outcomes.set(flow_id, kind, failed_records, times)
+        self.stores.runs.outcomes.set(flow_id, kind, failed_records, times)
 
     def seed_datasets(self, datasets: list[dict[str, Any]]) -> None:
         """Replace the datasets listed by the ``activationDatasets`` configs of the data lake source spec."""
-        self.store.seed_datasets(datasets)
+        self.stores.catalog.seed_datasets(datasets)
 
     def seed_runs(
         self,
@@ -244,31 +239,40 @@ class FlowServiceEmulator:
         ``created_from_ms``: create the k-th run at ``created_from_ms + k`` ms instead (runs created
         in a burst, e.g. by a backfill).
         """
-        return self.store.seed_runs(
-            self.org_id, sandbox or self.sandbox, flow_id, windows, created_from_ms=created_from_ms
-        )
+        return self.stores.control.seed_runs(flow_id, windows, sandbox=sandbox, created_from_ms=created_from_ms)
 
-    def reset(self) -> None:
-        """Drop all entities, runs, mapping sets, added XDM schemas, fault rules, run outcomes and the request log.
+    def flow_runs(self, flow_id: str, sandbox: str | None = None) -> list[dict[str, Any]]:
+        """A flow's runs as the emulator knows them, oldest first (``GET /_emulator/runs?flow_id=``).
 
-        Keeps the catalog, the clock and the tokens already issued (clients keep their cached token).
+        Each is ``{"id", "window": [start, end], "status", "created_at"}``: the window in epoch seconds,
+        the status now (``scheduled``, ``inProgress``, ``success``, ``failed``), the creation time in epoch
+        seconds on the emulator clock. Scheduled runs that are due are created first, as a read of
+        ``GET /runs`` would. Raises ``KeyError`` for a flow the sandbox never had.
         """
-        self.store.reset()
-        self.conversion.reset()
-        self.faults.clear()
-        self.requests.clear()
+        runs = self.stores.control.flow_runs(flow_id, sandbox=sandbox)
+        if runs is None:
+            raise KeyError(f"no flow {flow_id} in {self.org_id}/{sandbox or self.sandbox}")
+        return runs
 
     def add_xdm_schema(
         self, schema_id: str, fields: dict[str, str], title: str = "", datasets: list[str] | None = None
     ) -> None:
-        """Add an XDM schema mapping sets may map into: ``fields`` maps each field path to its JSON type, e.g.
-        ``{"person.name.firstName": "string"}`` (also ``POST /_emulator/schemas``). Gone on :meth:`reset`."""
-        self.conversion.schemas.add(schema_id, fields, title, datasets)
+        """Add an XDM schema that mapping sets may map into: ``fields`` maps each field path to its JSON type,
+        e.g. ``{"person.name.firstName": "string"}`` (also ``POST /_emulator/schemas``). :meth:`reset` drops it."""
+        self.catalog.add_xdm_schema(schema_id, fields, title, datasets)
 
     def xdm_fields(self, schema_id: str) -> dict[str, str]:
-        """The field paths (and JSON types) of a schema the emulator knows; ``{}`` for an unknown one."""
-        schema = self.conversion.schemas.get(schema_id)
+        """The field paths (and JSON types) of an XDM schema the emulator knows; ``{}`` for an unknown one."""
+        schema = self.catalog.xdm_schema(schema_id)
         return dict(schema.fields) if schema is not None else {}
+
+    def reset(self) -> None:
+        """Drop all entities, runs, mapping sets, fault rules, run outcomes and the request log (and the datasets
+        and XDM schemas a test set).
+
+        Keeps the catalog, the clock and the tokens already issued (clients keep their cached token).
+        """
+        self.stores.control.reset()
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"

@@ -1,4 +1,4 @@
-"""IMS token issuing and the gateway checks on every API call."""
+"""The auth resource: IMS access tokens (``POST /ims/token/v3``) and the gateway checks of every API call."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .clock import Clock
-from .errors import FlowServiceError, GatewayError, IMSError
+from ..clock import Clock
+from ..errors import FlowServiceError, GatewayError, IMSError
 
 
 @dataclass

@@ -8,36 +8,30 @@ guide's payloads are served (dates in epoch ms, stored mappings' ``sourceType`` 
 a preview as one ``{data, errors}`` per row, a set's mappings as a bare array), as the Flow Service side
 of the emulator does (``tests/emulator/test_conformance_conversion.py`` lists each deviation).
 
-Every ``destination`` must be a field of the output schema (:mod:`.xdm`), every ``EXPRESSION`` must parse
-(:mod:`.expressions`); an unknown ``sourceType`` or output schema refuses the whole request. The error
-codes (``MAPPER-1000-400``...) are the emulator's: the Conversion Service's are not documented.
+Every ``destination`` must be a field of the output schema (the catalog's XDM schemas, ``catalog_schemas.py``),
+every ``EXPRESSION`` must parse
+(``expressions.py``); an unknown ``sourceType`` or output schema refuses the whole request. The error
+codes (``MAPPER-1000-400``...) are the emulator's: the Conversion Service's are not documented. The flows
+store asks :meth:`ConversionStore.mapping_problem` about a flow's ``Mapping`` transformation.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
 import uuid
-from typing import Any, Protocol
+from typing import Any
 
-from .clock import Clock
-from .errors import EmulatorHTTPError
+from ..errors import EmulatorHTTPError
+from ..state import Caller, EmulatorState, PerSandbox, SandboxKey
+from .catalog import CatalogStore
+from .catalog_schemas import XdmSchema
 from .expressions import FUNCTIONS, ExpressionError, NotEvaluated, evaluate, field_value, parse
-from .xdm import XdmCatalog, XdmSchema
 
 SOURCE_TYPES = ("ATTRIBUTE", "EXPRESSION", "STATIC")
 # How the guide shows a stored mapping's sourceType (GET); requests may use either spelling.
 _MEDIA = {"ATTRIBUTE": "text/x.schema-path", "EXPRESSION": "text/x.aep-xl"}
 _FROM_MEDIA = {v: k for k, v in _MEDIA.items()}
 MAPPER_ERROR_TYPE = "https://ns.adobe.com/aep/errors/MAPPER-{code}"
-
-
-class Who(Protocol):
-    """Who calls, and where (the gateway's caller): the org, the sandbox, the client id of the token."""
-
-    org_id: str
-    sandbox: str
-    client_id: str
 
 
 class ConversionError(EmulatorHTTPError):
@@ -136,21 +130,23 @@ def _put(record: dict[str, Any], destination: str, value: Any) -> None:
 
 
 class ConversionStore:
-    """The mapping sets of every (org, sandbox): each set a list of versions. Every public method takes the lock."""
+    """The mapping sets of every sandbox (each a list of versions), checked against the catalog's XDM schemas."""
 
-    def __init__(self, clock: Clock, schemas: XdmCatalog | None = None) -> None:
-        self.clock = clock
-        self.schemas = schemas if schemas is not None else XdmCatalog()
-        self.lock = threading.RLock()
-        self._sets: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    def __init__(self, state: EmulatorState, catalog: CatalogStore) -> None:
+        self.state = state
+        self.catalog = catalog
+        self._sets: PerSandbox[dict[str, list[dict[str, Any]]]] = PerSandbox(state, dict)
+
+    @property
+    def lock(self) -> Any:
+        return self.state.lock
 
     def reset(self) -> None:
         with self.lock:
             self._sets.clear()
-            self.schemas.reset()
 
     def _scope(self, org_id: str, sandbox: str) -> dict[str, list[dict[str, Any]]]:
-        return self._sets.setdefault((org_id, sandbox), {})
+        return self._sets[(org_id, sandbox)]
 
     # ---- reading a request --------------------------------------------------------------------
 
@@ -169,7 +165,7 @@ class ConversionStore:
         schema_id = ref.get("id") if isinstance(ref, dict) else None
         if not schema_id:
             raise bad_request(f"{prefix}outputSchema.schemaRef.id is required: the $id of the XDM schema to map into.")
-        schema = self.schemas.get(str(schema_id))
+        schema = self.catalog.xdm_schema(str(schema_id))
         if schema is None:
             raise ConversionError(
                 "1001-400", "Bad Request", f"The output schema {schema_id} is not found in the Schema Registry."
@@ -214,7 +210,7 @@ class ConversionStore:
 
     # ---- endpoints ----------------------------------------------------------------------------
 
-    def validate(self, who: Who, body: Any) -> dict[str, Any]:
+    def validate(self, who: Caller, body: Any) -> dict[str, Any]:
         """``POST /mappingSets/validate``: one ``{status, errors}`` per mapping."""
         schema, _, mappings = self._read_set(body)
         response = []
@@ -236,9 +232,15 @@ class ConversionStore:
         return ref, mappings, name
 
     def _version(
-        self, who: Who, set_id: str, number: int, ref: dict[str, Any], mappings: list[dict[str, Any]], name: str | None
+        self,
+        who: Caller,
+        set_id: str,
+        number: int,
+        ref: dict[str, Any],
+        mappings: list[dict[str, Any]],
+        name: str | None,
     ) -> dict[str, Any]:
-        now, user = self.clock.now_ms(), f"{who.client_id}@AdobeID"
+        now, user = self.state.clock.now_ms(), f"{who.client_id}@AdobeID"
         audit = {"createdDate": now, "modifiedDate": now, "createdBy": user, "modifiedBy": user}
         stored = [{"id": uuid.uuid4().hex, "version": 0, **audit, **m} for m in mappings]
         doc: dict[str, Any] = {"id": set_id, "version": number, **audit, "schemaRef": ref, "mappings": stored}
@@ -246,7 +248,7 @@ class ConversionStore:
             doc["name"] = name
         return doc
 
-    def create(self, who: Who, body: Any) -> dict[str, Any]:
+    def create(self, who: Caller, body: Any) -> dict[str, Any]:
         """``POST /mappingSets``: version 0 of a new set; the answer is ``SimpleRepresentation``."""
         ref, mappings, name = self._checked(body)
         with self.lock:
@@ -255,13 +257,13 @@ class ConversionStore:
             self._scope(who.org_id, who.sandbox)[set_id] = [doc]
             return {k: doc[k] for k in ("id", "version", "createdDate", "modifiedDate", "createdBy", "modifiedBy")}
 
-    def _versions(self, who: Who, set_id: str) -> list[dict[str, Any]]:
+    def _versions(self, who: Caller, set_id: str) -> list[dict[str, Any]]:
         versions = self._scope(who.org_id, who.sandbox).get(set_id)
         if versions is None:
             raise not_found(f"The mapping set {set_id} is not found.")
         return versions
 
-    def put(self, who: Who, set_id: str, body: Any) -> dict[str, Any]:
+    def put(self, who: Caller, set_id: str, body: Any) -> dict[str, Any]:
         """``PUT /mappingSets/{id}``: the body replaces the set, as its next version."""
         ref, mappings, name = self._checked(body)
         with self.lock:
@@ -271,7 +273,7 @@ class ConversionStore:
             versions.append(doc)
             return self._render(doc, expand=False)
 
-    def get(self, who: Who, set_id: str, version: str | None, expand: bool) -> dict[str, Any]:
+    def get(self, who: Caller, set_id: str, version: str | None, expand: bool) -> dict[str, Any]:
         """``GET /mappingSets/{id}[?version=n]``: the latest version unless ``version``."""
         with self.lock:
             versions = self._versions(who, set_id)
@@ -289,7 +291,7 @@ class ConversionStore:
         out = {k: copy.deepcopy(v) for k, v in doc.items() if k not in ("schemaRef", "mappings")}
         ref = dict(doc["schemaRef"])
         output: dict[str, Any] = {"id": uuid.uuid5(uuid.NAMESPACE_URL, ref["id"]).hex, "version": 0, "schemaRef": ref}
-        schema = self.schemas.get(ref["id"]) if expand else None
+        schema = self.catalog.xdm_schema(ref["id"]) if expand else None
         if schema is not None:
             output["jsonSchema"] = schema.json_schema()
         out.update(
@@ -307,7 +309,7 @@ class ConversionStore:
         out.update({"sourceAttribute": stored.get("source"), "destinationXdmPath": stored.get("destination")})
         return out
 
-    def list_sets(self, who: Who, query: dict[str, str]) -> dict[str, Any]:
+    def list_sets(self, who: Caller, query: dict[str, str]) -> dict[str, Any]:
         """``GET /mappingSets?limit=&start=[&name=][&orderBy=]``: the latest version of each set."""
         try:
             limit, start = int(query["limit"]), int(query["start"])
@@ -325,7 +327,7 @@ class ConversionStore:
             page = [self._render(d, query.get("expandSchema") == "true") for d in latest[start : start + limit]]
             return {"data": page, "_page": {"count": len(page), "limit": limit}, "_links": {}}
 
-    def mappings(self, who: Who, set_id: str, mapping_id: str | None = None) -> Any:
+    def mappings(self, who: Caller, set_id: str, mapping_id: str | None = None) -> Any:
         """``GET /mappingSets/{id}/mappings[/{mappingId}]`` (the latest version's)."""
         with self.lock:
             found = [self._mapping(m) for m in self._versions(who, set_id)[-1]["mappings"]]
@@ -336,7 +338,7 @@ class ConversionStore:
             raise not_found(f"The mapping {mapping_id} is not in the mapping set {set_id}.")
         return one
 
-    def preview(self, who: Who, body: Any) -> list[dict[str, Any]]:
+    def preview(self, who: Caller, body: Any) -> list[dict[str, Any]]:
         """``POST /mappingSets/preview``: ``data`` (rows) mapped by ``mappingSet``; one ``{data, errors}`` per row."""
         if not isinstance(body, dict) or "mappingSet" not in body:
             raise bad_request("The request body must be {data: [rows], mappingSet: {outputSchema, mappings}}.")
@@ -407,13 +409,14 @@ class ConversionStore:
 
     # ---- flows (read by the Flow Service side) ------------------------------------------------
 
-    def flow_mapping_problem(self, org_id: str, sandbox: str, params: Any) -> str | None:
+    def mapping_problem(self, key: SandboxKey, params: Any) -> str | None:
         """Why a flow's ``Mapping`` transformation ``params`` cannot be used (``None`` when they can)."""
         if not isinstance(params, dict) or not params.get("mappingId"):
             return "The Mapping transformation needs params.mappingId, the id of a mapping set."
         set_id = str(params["mappingId"])
         with self.lock:
-            versions = self._scope(org_id, sandbox).get(set_id)
+            tables = self._sets.get(key)
+            versions = tables.get(set_id) if tables is not None else None
             if versions is None:
                 return (
                     f"The mapping set {set_id} of the Mapping transformation is not found in this sandbox; create it "
