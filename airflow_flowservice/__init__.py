@@ -108,6 +108,13 @@ def get_provider_info() -> dict[str, Any]:
                             "default": "https://ims-na1.adobelogin.com/ims/token/v3",
                         },
                     },
+                    "events_journal_url": {
+                        "label": "I/O Events journal URL",
+                        "description": "Optional: the journal URL of an Adobe I/O Events registration for "
+                        "Experience Platform's flow-run notifications (https://events-va6.adobe.io/events/"
+                        "organizations/...); event triggers and deferred waits then read it instead of polling.",
+                        "schema": {"type": ["string", "null"], "format": "url"},
+                    },
                     "api_url": {
                         "label": "Flow Service base URL",
                         "description": "Flow Service API base URL. Point it at the emulator for tests.",

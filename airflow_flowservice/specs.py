@@ -177,6 +177,11 @@ DESTINATIONS: dict[str, DestinationSpec] = {
 }
 
 
+#: The flow specs of dataset exports: Adobe I/O Events publishes no flow-run notifications for their runs
+#: (its "Platform notifications" provider has the runs of source dataflows).
+EXPORT_FLOW_SPEC_IDS = frozenset(spec.flow_spec_id for spec in DESTINATIONS.values())
+
+
 def get_destination(key: str) -> DestinationSpec:
     """Look a destination up by key; the error lists the known keys."""
     try:

@@ -259,20 +259,22 @@ async def trigger_phase(
     return phase, {"fired": fired, "started": started}
 
 
-async def create_runs(n: int, first_finish: float, span: float, label: str) -> tuple[list[str], dict[str, int]]:
-    """N runs over ``ceil(n / 100)`` flows, the i-th finishing near ``first_finish + i * span / n``."""
+async def create_runs(
+    n: int, first_finish: float, span: float, label: str, per_flow: int = RUNS_PER_FLOW
+) -> tuple[list[str], dict[str, int]]:
+    """N runs over ``ceil(n / per_flow)`` flows, the i-th finishing near ``first_finish + i * span / n``."""
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
     from airflow_flowservice.testing.flows import create_table_flow
 
     hook = FlowServiceHook()
-    flows = [create_table_flow(hook, name=f"bench2-{label}-{k}") for k in range(math.ceil(n / RUNS_PER_FLOW))]
+    flows = [create_table_flow(hook, name=f"bench2-{label}-{k}") for k in range(math.ceil(n / per_flow))]
     client = await hook.get_async_client()
     sem = asyncio.Semaphore(16)
     start_times: dict[str, int] = {}
 
     async def one(i: int) -> str:
-        flow_id = flows[i // RUNS_PER_FLOW]
-        window = WINDOW_BASE + (i % RUNS_PER_FLOW) * DAY
+        flow_id = flows[i // per_flow]
+        window = WINDOW_BASE + (i % per_flow) * DAY
         start = int(first_finish + i * span / n - RUN_TIMELINE[1])
         params = {
             "startTime": str(start),

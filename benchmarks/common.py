@@ -181,11 +181,12 @@ class EmulatorProcess:
 
 @contextlib.contextmanager
 def start_emulator_process(
-    *, run_timeline: tuple[float, float] = (1.0, 2.0), clock: str = "real", timeout: float = 60.0
+    *, run_timeline: tuple[float, float] = (1.0, 2.0), clock: str = "real", timeout: float = 60.0, journal: bool = False
 ) -> Iterator[EmulatorProcess]:
     """Start ``python -m airflow_flowservice.testing.emulator --port 0`` and wait until it listens.
 
-    Sets ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT`` for the duration; stops the process (SIGTERM) at exit.
+    Sets ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT`` for the duration (with ``journal``, a connection reading the
+    emulator's I/O Events journal); stops the process (SIGTERM) at exit.
     """
     cmd = [
         sys.executable,
@@ -197,6 +198,7 @@ def start_emulator_process(
         clock,
         "--run-timeline",
         f"{run_timeline[0]},{run_timeline[1]}",
+        *(["--journal"] if journal else []),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=dict(os.environ))
     base_url = uri = ""

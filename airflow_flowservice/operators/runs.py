@@ -262,7 +262,9 @@ class FlowServiceTriggerRunOperator(FlowServiceRunOperatorBase):
         else:
             self.log.info("Started run %s", run_id)
         self.announce_run(context, flow_id, run_id)
-        return self._wait_and_judge(context, run_id, known, window=(flow_id, window))
+        # A run this task started: its wait reads the window, where a concurrent task's run would show.
+        started_here = None if started.adopted else (flow_id, window)
+        return self._wait_and_judge(context, run_id, known, window=started_here)
 
 
 class FlowServiceRetriggerRunOperator(FlowServiceRunOperatorBase):

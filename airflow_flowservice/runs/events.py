@@ -34,7 +34,7 @@ from airflow_flowservice.runs.poller import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
-    from airflow_flowservice.models import Run
+    from airflow_flowservice.models import Flow, Run
     from airflow_flowservice.run_heads import RunHead
 
 Source = Literal["auto", "journal", "poll"]
@@ -204,14 +204,14 @@ class WatchListener:
             self._wake.set_result(None)
 
 
-async def check_flow_exists(hook: FlowServiceHook, flow_id: str | None) -> None:
-    """A watch or wait on a flow that does not exist fails at its first read, naming the flow."""
+async def check_flow_exists(hook: FlowServiceHook, flow_id: str | None) -> Flow | None:
+    """The flow; a watch or wait on a flow that does not exist fails at its first read, naming the flow."""
     from airflow_flowservice.exceptions import FlowServiceNotFoundError
 
     if flow_id is None:
-        return
+        return None
     try:
-        await hook.aget_flow(flow_id)
+        return await hook.aget_flow(flow_id)
     except FlowServiceNotFoundError:
         raise FlowServiceConfigError(
             f"flow_id: flow {flow_id} does not exist in this org and sandbox; check the flow id (and the "

@@ -45,6 +45,7 @@ from airflow_flowservice.exceptions import (
 from airflow_flowservice.hooks.flowservice import RUNS_PAGE_SIZE
 from airflow_flowservice.runs.heartbeat import Heartbeat, heartbeat_message
 from airflow_flowservice.runs.judge import run_state
+from airflow_flowservice.specs import EXPORT_FLOW_SPEC_IDS
 from airflow_flowservice.ui import run_url
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class RunWatch:
     run's status changes and a heartbeat line on ``log``.
     """
 
-    __slots__ = ("end_time", "future", "heartbeat", "log", "run_id", "status", "timer")
+    __slots__ = ("end_time", "future", "heartbeat", "log", "notified", "run_id", "status", "timer")
 
     def __init__(self, run_id: str, end_time: float, log: logging.Logger | Any, future: asyncio.Future[Any]) -> None:
         self.run_id = run_id
@@ -86,6 +87,7 @@ class RunWatch:
         self.status: str | None = None
         self.heartbeat = Heartbeat()
         self.timer: asyncio.TimerHandle | None = None
+        self.notified = False  # its run's end comes in the events journal (a source flow's run)
 
     def end(self, outcome: Any) -> None:
         """Settle the wait with ``outcome`` (an exception is raised to the wait); later calls do nothing."""
@@ -145,6 +147,7 @@ class RunPoller:
         self._journal: JournalReader | None = None
         self._journal_failures = 0
         self._fresh: set[str] = set()  # run ids waited for since the last read of the waits' runs
+        self._notified_flows: dict[str, bool] = {}  # flow id -> whether the journal carries its runs' ends
         self._poll_due = False
 
     @classmethod
@@ -307,8 +310,8 @@ class RunPoller:
         if self._journal is None or self._poll_due or self.rounds % SAFETY_POLL_EVERY == 0:
             ids = list(self._watches)
             self._poll_due = False
-        else:
-            ids = [run_id for run_id in self._watches if run_id in self._fresh]
+        else:  # new waits, and the runs the journal says nothing about (dataset exports)
+            ids = [r for r, watches in self._watches.items() if r in self._fresh or not watches[0].notified]
         self._fresh.clear()
         return [
             *(partial(self._read_ids, ids[i : i + RUNS_PAGE_SIZE]) for i in range(0, len(ids), RUNS_PAGE_SIZE)),
@@ -335,6 +338,28 @@ class RunPoller:
                         self._news(watch, polled)
                 except Exception as exc:  # a wait whose news cannot be handed over ends with why
                     watch.end(exc)
+        if self._journal is not None:
+            await self._learn_notified(found.values())
+
+    async def _learn_notified(self, runs: Any) -> None:
+        """Mark the waits whose runs' ends the journal carries (source flows), reading each new flow once."""
+        for polled in runs:
+            flow_id = polled.head.flow_id
+            if flow_id is None:
+                continue
+            notified = self._notified_flows.get(flow_id)
+            if notified is None:
+                try:
+                    flow = await self._hook.aget_flow(flow_id)
+                except Exception as exc:  # unknown: keep polling the waits of this flow, and say why
+                    log.warning(
+                        "Flow %s: could not tell whether its runs are notified (%s); polling them", flow_id, exc
+                    )
+                    notified = False
+                else:
+                    notified = self._notified_flows[flow_id] = flow.flow_spec.id not in EXPORT_FLOW_SPEC_IDS
+            for watch in self._watches.get(polled.head.id, ()):
+                watch.notified = notified
 
     def _news(self, watch: RunWatch, polled: PolledRun) -> None:
         """Log a status change (or a due heartbeat) on the wait's logger; end the wait when its run finished."""

@@ -13,6 +13,7 @@ from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.runs.events import CursorStore, JournalFallback, Source, check_flow_exists, scope_of
 from airflow_flowservice.runs.journal_watch import watch_by_journal
 from airflow_flowservice.runs.poll_watch import watch_by_polling
+from airflow_flowservice.specs import EXPORT_FLOW_SPEC_IDS
 
 if TYPE_CHECKING:
     import logging
@@ -45,9 +46,17 @@ async def watch_finished_runs(
             f"source: 'journal' needs the connection's extra 'events_journal_url' (connection "
             f"'{hook.flowservice_conn_id}' has none); set it, or use source='auto' or 'poll'"
         )
-    await check_flow_exists(hook, flow_id)
+    flow = await check_flow_exists(hook, flow_id)
     stored = await store.load() if store is not None else None
     journal = creds.events_journal_url if source in ("auto", "journal") else None
+    exporting = flow is not None and flow.flow_spec.id in EXPORT_FLOW_SPEC_IDS
+    if exporting and journal is not None:  # Adobe publishes no run notifications for dataset exports
+        if source == "journal":
+            raise FlowServiceConfigError(
+                f"source: flow {flow_id} is a dataset export, whose runs Adobe I/O Events does not notify; "
+                "use source='poll' (or 'auto', which polls it)"
+            )
+        journal = None
     if journal is not None:
         fallback = JournalFallback()
         async for payload in watch_by_journal(

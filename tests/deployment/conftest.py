@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 import httpx
 import psutil
@@ -89,6 +89,7 @@ class Deployment:
         self.log_server_ports = (free_port(), free_port())  # the scheduler's and the triggerer's log servers
         self.emulator_url = ""
         self.connection_uri = ""
+        self.journal_url = ""
         self.flows: dict[str, str] = {}
         self.api = httpx.Client(timeout=30)  # replaced once the api-server has a port
         self.started = time.monotonic()
@@ -126,10 +127,16 @@ class Deployment:
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
                 "AIRFLOW_CONN_FLOWSERVICE_DEFAULT": self.connection_uri,
+                "AIRFLOW_CONN_FLOWSERVICE_JOURNAL": self.journal_connection_uri,
                 **{f"AIRFLOW_VAR_{name.upper()}": flow_id for name, flow_id in self.flows.items()},
             }
         )
         return env
+
+    @property
+    def journal_connection_uri(self) -> str:
+        """The default connection, reading the emulator's I/O Events journal (test_journal_events.py)."""
+        return f"{self.connection_uri}&events_journal_url={quote(self.journal_url, safe='')}"
 
     @property
     def jwt_secret(self) -> str:
@@ -262,7 +269,9 @@ class Deployment:
                     self.emulator_url = line.rsplit(" ", 1)[1]
                 if line.startswith("AIRFLOW_CONN_FLOWSERVICE_DEFAULT="):
                     self.connection_uri = line.split("=", 1)[1]
-            if self.emulator_url and self.connection_uri:
+                if line.startswith("FLOWSERVICE_EVENTS_JOURNAL_URL="):
+                    self.journal_url = line.split("=", 1)[1]
+            if self.emulator_url and self.connection_uri and self.journal_url:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"the emulator did not start\n{self.log_tail('emulator')}")

@@ -9,156 +9,51 @@ metrics of the asset events that triggered it; the scenarios read them back thro
 
 from __future__ import annotations
 
-import json
 import signal
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import airflow
 import pytest
 from packaging.version import Version
 
-from tests.deployment.conftest import RUN_SECONDS, Deployment
+from tests.deployment.conftest import Deployment
+from tests.deployment.event_watches import (
+    EVENT_DAGS,
+    Watch,
+    asset_events,
+    check_one_dag_run_per_finished_run,
+    consumed,
+    dag_runs,
+    deploy_consumer,
+    finish_next_run,
+    handled,
+    hourly_flow_behind_the_clock,
+    stored_cursor,
+    wait_cursor_past,
+    wait_dag_runs,
+)
 
 pytestmark = pytest.mark.deployment
 
-HOUR = 3600
-DAG_FILE = Path(__file__).resolve().parent / "event_dags" / "deploy_on_run_finished.py"
+DAG_FILE = EVENT_DAGS / "deploy_on_run_finished.py"
 DAG_ID = "deploy_on_run_finished"
 ASSET = "deploy_flow_runs_finished"
 POLL_INTERVAL = 2  # the watcher's, in the DAG file
-#: Emulator seconds past the hour where a new hour's run is read (in progress); each step then leaves the
-#: clock RUN_SECONDS + 1 later, the run finished, with most of the hour left for the wall clock.
-PHASE = 30
-CURSOR_KEY = "flowservice_run_cursor"
-
-
-@dataclass
-class Watch:
-    """The watched flow, its asset, and the runs the scenarios finished, in order."""
-
-    flow_id: str
-    asset_id: int
-    started: float
-    finished: list[str] = field(default_factory=list)
-
-
-def emulator_now(dep: Deployment) -> float:
-    return float(dep.emulator("GET", "/clock")["now"])
-
-
-def asset_events(dep: Deployment, watch: Watch) -> list[dict[str, Any]]:
-    """The asset's events. Read them once every DAG run they created has started: Airflow 3.3.2 answers 500
-    while one has not (``created_dagruns[].start_date`` is null, which its response model does not allow)."""
-    events: list[dict[str, Any]] = dep.get("/assets/events", asset_id=watch.asset_id, limit=100)["asset_events"]
-    return events
-
-
-def dag_runs(dep: Deployment) -> list[dict[str, Any]]:
-    runs: list[dict[str, Any]] = dep.get(f"/dags/{DAG_ID}/dagRuns", limit=100, order_by="id")["dag_runs"]
-    return runs
-
-
-def consumed(dep: Deployment, dag_run_id: str) -> list[dict[str, Any]]:
-    """What the consumer task returned: the run id and metrics of each triggering event."""
-    entry = dep.get(f"/dags/{DAG_ID}/dagRuns/{dag_run_id}/taskInstances/consume/xcomEntries/return_value")
-    value = entry["value"]
-    return json.loads(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
-
-
-def stored_cursor(dep: Deployment, watch: Watch) -> dict[str, Any]:
-    """The watch's cursor in the asset state store."""
-    stored = dep.get(f"/assets/{watch.asset_id}/state-store/{CURSOR_KEY}")
-    value = stored["value"]
-    return json.loads(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
-
-
-def wait_cursor_past(dep: Deployment, watch: Watch, run_id: str) -> dict[str, Any]:
-    """The stored cursor, once ``run_id`` is behind it (it is saved a round after the run's event left)."""
-
-    def probe() -> dict[str, Any] | None:
-        cursor = stored_cursor(dep, watch)
-        return cursor if run_id in cursor["handled"] else None
-
-    found: dict[str, Any] = dep.wait_for(f"the stored cursor past run {run_id}", probe)
-    return found
-
-
-def finish_next_run(dep: Deployment, watch: Watch) -> str:
-    """Move the clock to the next hour (its run starts), then past that run's end; return the run's id."""
-    before = {run.id for run in dep.runs(watch.flow_id)}
-    dep.emulator("POST", "/clock", json={"advance": HOUR - (RUN_SECONDS + 1)})
-    (new,) = (run for run in dep.runs(watch.flow_id) if run.id not in before)
-    assert new.status == "inProgress", new
-    dep.finish_runs()  # + RUN_SECONDS + 1: a full hour in all
-    watch.finished.append(new.id)
-    return str(new.id)
-
-
-def wait_dag_runs(dep: Deployment, count: int, success: bool = False, **kw: Any) -> list[dict[str, Any]]:
-    """Wait until the consumer has ``count`` DAG runs (all successful, with ``success``)."""
-
-    def probe() -> list[dict[str, Any]] | None:
-        runs = dag_runs(dep)
-        done = len(runs) >= count and (not success or all(r["state"] == "success" for r in runs))
-        return runs if done else None
-
-    what = f"{count} {'successful ' if success else ''}DAG run(s) of {DAG_ID}"
-    runs: list[dict[str, Any]] = dep.wait_for(what, probe, **kw)
-    return runs
 
 
 @pytest.fixture(scope="module")
 def watch(deployment: Deployment, measured: list[str]) -> Watch:
     """An hourly flow whose past runs have all finished, and the consumer DAG watching it (polling)."""
     dep = deployment
-    with dep.hook_env() as hook:
-        from airflow_flowservice.testing.flows import create_table_flow
-
-        flow_id = create_table_flow(hook, name="flow_events", frequency="hour")
-    # PHASE s past an hour: the rest of the hour leaves room for the wall clock (the emulator's runs on it).
-    dep.emulator("POST", "/clock", json={"advance": (PHASE - emulator_now(dep)) % HOUR})
-    dep.runs(flow_id)  # the flow's catch-up run for the current hour is created on read ...
-    dep.finish_runs()  # ... and finishes before the watch starts: it must never be reported
-    assert all(run.status == "success" for run in dep.runs(flow_id))
+    flow_id = hourly_flow_behind_the_clock(dep, "flow_events")
     polls = len(dep.run_lists(flow_id))
     started = time.monotonic()
-    dep.deploy_dag(DAG_FILE, deploy_on_run_finished={"flow_id": flow_id})
-    dep.wait_for(
-        f"{DAG_ID} to be parsed", lambda: DAG_ID in {d["dag_id"] for d in dep.get("/dags")["dags"]}, timeout=120
-    )
-    parsed = time.monotonic() - started
-    (asset,) = dep.wait_for(
-        "the watched asset", lambda: [a for a in dep.get("/assets", name_pattern=ASSET)["assets"] if a["name"] == ASSET]
-    )
+    asset_id, parsed = deploy_consumer(dep, DAG_FILE, DAG_ID, ASSET, flow_id)
     dep.wait_for("the watcher's first poll", lambda: len(dep.run_lists(flow_id)) > polls, logs=("triggerer",))
     measured.append(
         f"event watch: DAG file deployed -> parsed {parsed:.1f}s -> watcher polling {time.monotonic() - started:.1f}s"
     )
-    return Watch(flow_id, int(asset["id"]), time.monotonic())
-
-
-def check_one_dag_run_per_finished_run(dep: Deployment, watch: Watch) -> list[dict[str, Any]]:
-    """Every finished run: exactly one asset event, consumed by exactly one successful DAG run, with its metrics."""
-    from airflow_flowservice.runs.judge import run_metrics
-
-    runs = {run.id: run for run in dep.runs(watch.flow_id)}
-    finished_dag_runs = wait_dag_runs(dep, len(watch.finished), success=True)
-    events = asset_events(dep, watch)
-    reported = [e["extra"]["payload"]["run_id"] for e in events]
-    assert sorted(reported) == sorted(watch.finished), (reported, watch.finished)  # none twice, none missed
-    assert len(finished_dag_runs) == len(watch.finished)
-    consumed_ids = []
-    for dag_run in finished_dag_runs:
-        (item,) = consumed(dep, dag_run["dag_run_id"])  # one finished run per DAG run
-        run = runs[item["run_id"]]
-        assert item["metrics"] == json.loads(json.dumps(run_metrics(run))), (item, run)
-        assert item["metrics"]["records_read"] > 0
-        consumed_ids.append(item["run_id"])
-    assert consumed_ids == watch.finished  # in the order the runs finished
-    return finished_dag_runs
+    return Watch(flow_id, DAG_ID, asset_id, time.monotonic())
 
 
 def test_each_finished_run_schedules_one_dag_run(deployment: Deployment, watch: Watch, measured: list[str]) -> None:
@@ -168,7 +63,7 @@ def test_each_finished_run_schedules_one_dag_run(deployment: Deployment, watch: 
     for n in range(1, 4):
         finished = time.monotonic()
         finish_next_run(dep, watch)
-        wait_dag_runs(dep, n)  # one at a time: events that arrive together are consumed by one DAG run
+        wait_dag_runs(dep, watch, n)  # one at a time: events that arrive together are consumed by one DAG run
         latencies.append(time.monotonic() - finished)
     check_one_dag_run_per_finished_run(dep, watch)
     measured.append(
@@ -196,10 +91,10 @@ def test_triggerer_restart_neither_repeats_nor_misses_a_run(
     down = finish_next_run(dep, watch)  # finishes while no triggerer runs
     restarting = time.monotonic()
     dep.start("triggerer")
-    wait_dag_runs(dep, before + 1, logs=("triggerer",))
+    wait_dag_runs(dep, watch, before + 1, logs=("triggerer",))
     recovered = time.monotonic() - restarting
     after = finish_next_run(dep, watch)  # the restarted watch goes on
-    wait_dag_runs(dep, before + 2)
+    wait_dag_runs(dep, watch, before + 2)
     check_one_dag_run_per_finished_run(dep, watch)
     assert down in watch.finished and after in watch.finished
     wait_cursor_past(dep, watch, after)
@@ -242,23 +137,23 @@ def test_a_triggerer_killed_between_an_event_and_its_cursor_hands_the_event_over
     """
     dep = deployment
     started = time.monotonic()
-    before = len(dag_runs(dep))
+    before = len(dag_runs(dep, watch))
     wait_cursor_past(dep, watch, watch.finished[-1])
     slow = dep.emulator("POST", "/faults", json={"method": "GET", "path": "/runs", "kind": "latency", "delay": 15})
     finished = finish_next_run(dep, watch)
-    wait_dag_runs(dep, before + 1, logs=("triggerer",))  # the event reached Airflow ...
+    wait_dag_runs(dep, watch, before + 1, logs=("triggerer",))  # the event reached Airflow ...
     killing = time.monotonic()
     dep.stop("triggerer", signal.SIGKILL)  # ... and the round that would save the cursor past it is still out
-    assert finished not in stored_cursor(dep, watch)["handled"]
+    assert finished not in handled(stored_cursor(dep, watch))
     dep.emulator("DELETE", f"/faults/{slow['id']}")
     dep.start("triggerer")
-    runs = wait_dag_runs(dep, before + 2, success=True, logs=("triggerer",))
+    runs = wait_dag_runs(dep, watch, before + 2, success=True, logs=("triggerer",))
     again = time.monotonic() - killing
-    reported = [item["run_id"] for run in runs[before:] for item in consumed(dep, run["dag_run_id"])]
+    reported = [item["run_id"] for run in runs[before:] for item in consumed(dep, watch, run["dag_run_id"])]
     assert reported == [finished, finished]  # handed over twice, never lost
     first_seen: dict[str, str] = {}
     for run in runs:  # what docs/events.md shows a consumer doing: act once per run id
-        for item in consumed(dep, run["dag_run_id"]):
+        for item in consumed(dep, watch, run["dag_run_id"]):
             first_seen.setdefault(item["run_id"], run["dag_run_id"])
     assert list(first_seen) == watch.finished
     wait_cursor_past(dep, watch, finished)
