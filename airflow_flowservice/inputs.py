@@ -608,14 +608,19 @@ def _preview_rows(value: Any) -> Any:
 class PreviewMappingInput(_Input):
     """The arguments of ``FlowServicePreviewMappingOperator``: sample rows, and the set (given, or by id)."""
 
-    rows: Annotated[list[dict[str, Any]], BeforeValidator(_preview_rows)] = Field(
-        min_length=1, max_length=MAX_PREVIEW_ROWS
-    )
+    rows: Annotated[list[dict[str, Any]], BeforeValidator(_preview_rows)] = Field(min_length=1)
     mappings: Annotated[list[MappingInput] | None, BeforeValidator(_mappings_list)] = None
     output_schema_id: SchemaId | None = None
     output_schema_content_type: str = DEFAULT_SCHEMA_CONTENT_TYPE
     mapping_id: MappingSetId | None = None
     mapping_version: Annotated[int | None, BeforeValidator(_positive_int)] = None
+
+    @field_validator("rows")
+    @classmethod
+    def _few_rows(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_PREVIEW_ROWS:
+            raise ValueError(f"at most {MAX_PREVIEW_ROWS} sample rows can be previewed (got {len(value)})")
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> PreviewMappingInput:
