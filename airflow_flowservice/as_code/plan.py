@@ -319,7 +319,10 @@ def plan_mapping(hook: FlowServiceHook, df: FileDataflow, flow: Entity | None, w
     else:
         _, change.id, change.version = found
         diff = differences(hook.get_mapping_set(change.id, change.version), df.mapping)
-        if diff:
+        latest = hook.get_mapping_set(change.id) if diff else None
+        if latest is not None and latest.version != change.version and not differences(latest, df.mapping):
+            change.version = latest.version  # put by an apply that stopped before the flow: only re-point the flow
+        elif diff:
             change.action = "update"
             change.reasons.extend(diff)
     if change.action != "unchanged":
