@@ -152,7 +152,9 @@ def test_reads_and_checks_are_retried_creates_and_puts_are_not(
 
 
 def test_same_token_refreshed_once_on_a_401(hook: FlowServiceHook, flowservice_emulator: Any) -> None:
+    hook.find_flow_spec("CloudStorageToAEP")  # a Flow Service call, then Conversion Service ones: one token
     ref = hook.create_mapping_set(body())
+    assert [r.path for r in flowservice_emulator.requests].count("/ims/token/v3") == 1
     flowservice_emulator.expire_tokens()
     assert hook.get_mapping_set(ref.id).id == ref.id
     assert [r.path for r in flowservice_emulator.requests if r.path == "/ims/token/v3"] == ["/ims/token/v3"] * 2
