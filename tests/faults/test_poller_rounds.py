@@ -59,6 +59,19 @@ def _once(fault: Exception) -> Callable[[], None]:
     return maybe_raise
 
 
+def _sending_fails_once(monkeypatch: pytest.MonkeyPatch, fault: Exception) -> None:
+    """The first page of runs the poller sends for fails with ``fault``; later ones go through."""
+    real = hook_module.AsyncFlowServiceClient.send_raw
+    raise_once = _once(fault)
+
+    async def sending(self: Any, req: Any) -> bytes:
+        raise_once()
+        content: bytes = await real(self, req)
+        return content
+
+    monkeypatch.setattr(hook_module.AsyncFlowServiceClient, "send_raw", sending)
+
+
 def _wait_all(emu: Any, run_ids: list[str], log: Any = None) -> list[WaitOutcome]:
     """Wait for every run on one loop; the clock moves once the poller has made two rounds."""
 
@@ -105,15 +118,7 @@ def test_a_fault_building_a_request_ends_that_calls_waits_only(
 def test_a_transient_fault_sending_is_read_through_at_the_next_round(
     manual_emulator: ManualEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = hook_module.AsyncFlowServiceClient.send_raw
-    fault = _once(FlowServiceServerError("injected: 503 while sending", status=503))
-
-    async def sending(self: Any, req: Any) -> bytes:
-        fault()
-        content: bytes = await real(self, req)
-        return content
-
-    monkeypatch.setattr(hook_module.AsyncFlowServiceClient, "send_raw", sending)
+    _sending_fails_once(monkeypatch, FlowServiceServerError("injected: 503 while sending", status=503))
     log = _Log()
     outcomes = _wait_all(manual_emulator.emu, _runs(manual_emulator.emu), log)
     assert _ended(outcomes) == (WAITS, 0)  # a transient error: every wait read its run at a later round
@@ -123,15 +128,7 @@ def test_a_transient_fault_sending_is_read_through_at_the_next_round(
 def test_a_permanent_fault_sending_ends_that_calls_waits_only(
     manual_emulator: ManualEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = hook_module.AsyncFlowServiceClient.send_raw
-    fault = _once(RuntimeError("injected: the transport broke"))
-
-    async def sending(self: Any, req: Any) -> bytes:
-        fault()
-        content: bytes = await real(self, req)
-        return content
-
-    monkeypatch.setattr(hook_module.AsyncFlowServiceClient, "send_raw", sending)
+    _sending_fails_once(monkeypatch, RuntimeError("injected: the transport broke"))
     outcomes = _wait_all(manual_emulator.emu, _runs(manual_emulator.emu))
     assert _ended(outcomes) == (WAITS - 100, 100)
 
@@ -205,14 +202,6 @@ def test_a_fault_handling_a_calls_error_ends_every_wait(
         def warning(self, fmt: str, *args: Any) -> None:
             raise RuntimeError("injected: logging the warning broke")
 
-    real = hook_module.AsyncFlowServiceClient.send_raw
-    fault = _once(FlowServiceServerError("injected: 503", status=503))
-
-    async def sending(self: Any, req: Any) -> bytes:
-        fault()
-        content: bytes = await real(self, req)
-        return content
-
-    monkeypatch.setattr(hook_module.AsyncFlowServiceClient, "send_raw", sending)
+    _sending_fails_once(monkeypatch, FlowServiceServerError("injected: 503", status=503))
     outcomes = _wait_all(manual_emulator.emu, _runs(manual_emulator.emu, 5), BrokenWarnings())
     assert _ended(outcomes) == (0, 5)

@@ -101,3 +101,73 @@ def test_demo_event_trigger_reports_each_finished_run_once(flowservice_emulator:
     assert event_trigger(lines.append, flowservice_emulator)
     assert [line.startswith("  event: run ") for line in lines] == [True, True, True, False]
     assert "3 runs finished -> 3 events (3 distinct), 0 more" in lines[-1]
+
+
+def test_failed_runs_alert_reports_each_failed_run_of_any_flow_once(
+    load_dag: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sandbox-wide failure watch of ``failed_runs_alert.py``: its own watcher's trigger (polling the whole
+    sandbox, the connection has no journal) against a manual clock; each event fed to its task, as the
+    scheduler would (the deployment tier runs a real triggerer and scheduler)."""
+    import asyncio
+    import logging
+    from types import SimpleNamespace
+
+    from airflow_flowservice.hooks.flowservice import FlowServiceHook
+    from airflow_flowservice.testing import FlowServiceEmulator
+    from airflow_flowservice.testing.flows import create_table_flow
+
+    with FlowServiceEmulator(clock="manual", run_timeline=(1.0, 2.0)) as emu:
+        for key, value in emu.connection_env().items():
+            monkeypatch.setenv(key, value)
+        emu.clock.advance((30 - emu.clock.now()) % 3600)  # 30 s past an hour: the next 10 s stay in it
+        ok, failing = (create_table_flow(FlowServiceHook(), name=n, frequency="hour") for n in ("ok", "bad"))
+        emu.clock.advance(10)  # their catch-up runs finish before the watch starts: not reported
+        for flow_id in (ok, failing):
+            FlowServiceHook().list_runs(flow_id)
+        emu.run_outcome(flow_id=failing, kind="failed")
+        dag = load_dag("aep_failed_runs_alert", example="failed_runs_alert.py")
+        alert = dag.task_dict["alert"]
+        (asset,) = alert.inlets
+        trigger = asset.watchers[0].trigger
+        assert (trigger.flow_id, trigger.statuses) == (None, ("failed",))
+        trigger.poll_interval = 0.2  # the example polls every minute
+
+        async def events_of_one_hour() -> list[dict[str, Any]]:
+            payloads: list[dict[str, Any]] = []
+            emu.requests.clear()
+            watch = trigger.run()
+
+            async def consume() -> None:
+                async for event in watch:
+                    payloads.append(event.payload)
+
+            task = asyncio.ensure_future(consume())
+            for _ in range(500):  # the watch places its cursor (one call for the whole sandbox) ...
+                await asyncio.sleep(0.01)
+                if any(r.path == "/runs" and r.status == 200 for r in emu.calls(method="GET")):
+                    break
+            emu.clock.advance(3600)  # ... then an hour passes: each flow's run finishes, one of them failed
+            for _ in range(1000):
+                await asyncio.sleep(0.01)
+                if payloads:
+                    break
+            await asyncio.sleep(1.0)  # ten more rounds: no second event
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return payloads
+
+        payloads = asyncio.run(events_of_one_hour())
+    assert [(p["flow_id"], p["status"], p["source"]) for p in payloads] == [(failing, "failed", "poll")]
+    with caplog.at_level(logging.ERROR):
+        alerts = alert.python_callable(
+            triggering_asset_events={asset: [SimpleNamespace(extra={"payload": payloads[0]})]}
+        )
+    errors = payloads[0]["metrics"]["errors"]
+    assert errors and alerts == [
+        {"run_id": payloads[0]["run_id"], "flow_id": failing, "window": payloads[0]["window"], "errors": errors}
+    ]
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    window = payloads[0]["window"]
+    assert line.startswith(f"AEP run {payloads[0]['run_id']} of flow {failing} failed for the window ")
+    assert f"{window['start_iso']}..{window['end_iso']}: {errors[0]['code']}: " in line
