@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_flowservice.operators.arguments import argument
 from airflow_flowservice.operators.base import FlowServiceBaseOperator
+from airflow_flowservice.specs import DEFAULT_SCHEMA_CONTENT_TYPE as _CONTENT_TYPE
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-_CONTENT_TYPE = "application/vnd.adobe.xed-full+json;version=1"
 
 
 class FlowServiceCreateMappingSetOperator(FlowServiceBaseOperator):

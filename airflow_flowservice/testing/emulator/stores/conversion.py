@@ -6,13 +6,13 @@ gives it the next version; ``GET ?version=`` reads an older one; ``validate`` an
 ``{status, errors}`` per mapping; ``preview`` maps sample rows. Where the guide and the spec differ, the
 guide's payloads are served (dates in epoch ms, stored mappings' ``sourceType`` as ``text/x.schema-path``,
 a preview as one ``{data, errors}`` per row, a set's mappings as a bare array), as the Flow Service side
-of the emulator does (``tests/emulator/test_conformance_conversion.py`` lists each deviation).
+of the emulator does (``tests/emulator/test_conversion.py`` lists each deviation).
 
-Every ``destination`` must be a field of the output schema (the catalog's XDM schemas, ``catalog_schemas.py``),
-every ``EXPRESSION`` must parse
-(``expressions.py``); an unknown ``sourceType`` or output schema refuses the whole request. The error
-codes (``MAPPER-1000-400``...) are the emulator's: the Conversion Service's are not documented. The flows
-store asks :meth:`ConversionStore.mapping_problem` about a flow's ``Mapping`` transformation.
+Every ``destination`` must be a field of the output schema (the catalog's XDM schemas,
+``catalog_schemas.py``), every ``EXPRESSION`` must parse (``expressions.py``); an unknown ``sourceType``
+or output schema refuses the whole request. The error codes (``MAPPER-1000-400``...) are the emulator's:
+the Conversion Service's are not documented. The flows store asks
+:meth:`ConversionStore.mapping_problem` about a flow's ``Mapping`` transformation.
 """
 
 from __future__ import annotations
