@@ -189,7 +189,10 @@ def build_request(
         headers["Content-Type"] = "application/json"
     headers.update(req.headers)
     url = req.path if "://" in req.path else creds.api_url.rstrip("/") + "/" + req.path.lstrip("/")
-    return http.build_request(req.method.upper(), url, params=list(req.params), json=req.json, headers=headers)
+    # httpx replaces a URL's own query with the params it is given (even none): keep it (a journal's ?since=).
+    url, _, query = url.partition("?")
+    params = (*parse_qsl(query, keep_blank_values=True), *req.params)  # a tuple: httpx types it covariantly
+    return http.build_request(req.method.upper(), url, params=params or None, json=req.json, headers=headers)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

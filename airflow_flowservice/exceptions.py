@@ -4,7 +4,7 @@ Each error carries the HTTP status, the Flow Service / gateway code (``1386-400`
 server's message and the request id, and renders them as one readable line for task logs. Nothing
 in here ever holds a credential or an access token, and nothing here knows Airflow: the Airflow-facing
 classes (operators, sensors) raise the errors that no retry can heal as Airflow's
-``AirflowFailException`` too (:mod:`airflow_flowservice.operators.failures`).
+``AirflowFailException`` too (``airflow_flowservice.operators.failures``).
 """
 
 from __future__ import annotations

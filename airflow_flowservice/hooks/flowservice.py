@@ -464,7 +464,7 @@ class FlowServiceHook(BaseHook):
     ) -> Iterator[Run]:
         """The runs of a flow (newest first unless ``orderby``), read page by page as consumed.
 
-        The filters are :func:`runs_query`'s.
+        The filters are ``runs_query``'s.
         """
         query = runs_query(
             flow_id=flow_id, created_since_ms=created_since_ms, updated_since_ms=updated_since_ms, orderby=orderby
@@ -484,7 +484,7 @@ class FlowServiceHook(BaseHook):
         updated_since_ms: int | None = None,
         orderby: str | None = None,
     ) -> list[PolledRun]:
-        """One page of ``GET /runs`` (:func:`runs_query`), decoded for the poll path (:mod:`~.run_heads`).
+        """One page of ``GET /runs`` (``runs_query``), decoded for the poll path (``run_heads``).
 
         Each run comes as its head (id, flow, times, status) and its undecoded document; the async
         client is the one shared by every hook with these credentials on this event loop.
@@ -593,7 +593,7 @@ class FlowServiceHook(BaseHook):
         """``POST /runs`` (an on-demand run of ``flow_id`` with ``params``); returns the new run's id.
 
         Never re-sent on a 5xx or a connection broken after sending (the run may exist): starting a
-        window's run exactly once is :func:`airflow_flowservice.runs.start.start_window_run`.
+        window's run exactly once is ``airflow_flowservice.runs.start.start_window_run``.
         """
         body = self.client.request("POST", "/runs", json={"flowId": path_segment(flow_id, "flow_id"), "params": params})
         # POST /runs is answered bare {id, etag} in the OpenAPI spec and wrapped in items in the on-demand

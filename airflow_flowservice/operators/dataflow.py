@@ -61,7 +61,7 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
             }
 
         Each part takes the arguments of its single-entity operator (``params`` for a connection's
-        ``params`` block); ``mapping`` is optional; see :class:`~airflow_flowservice.inputs.DataflowConfig`."""
+        ``params`` block); ``mapping`` is optional; see ``airflow_flowservice.inputs.DataflowConfig``."""
     )
     draft: bool = argument(
         "create every part with ``mode=draft`` (each spec must support drafts).", False, templated=False

@@ -143,7 +143,7 @@ class FlowServiceDatasetExportOperator(FlowServiceBaseOperator):
         None,
     )
     auth_spec_name: str | None = argument(
-        "the destination's auth method; default its first one (see :data:`airflow_flowservice.specs.DESTINATIONS`).",
+        "the destination's auth method; default its first one (see ``airflow_flowservice.specs.DESTINATIONS``).",
         None,
     )
     check_eligible: bool = argument(

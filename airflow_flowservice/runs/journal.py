@@ -135,7 +135,15 @@ class JournalReader:
                 self.reads += 1
                 page = await self._hook.aread_journal(url)
             except FlowServiceGoneError as gone:
-                self._next_url = f"{self.url}?latest=true"
+                # The end first, then the listeners catch up from Flow Service: a run that ends meanwhile is
+                # in the journal after that end, or in their catch-up (each drops what it already reported).
+                try:
+                    self.reads += 1
+                    end = await self._hook.aread_journal(f"{self.url}?latest=true")
+                except FlowServiceError as error:
+                    self._hand("failed", error)
+                    return None
+                self._next_url = end.next_url or f"{self.url}?latest=true"
                 self._hand("gone", gone)
                 return None
             except FlowServiceError as error:
@@ -143,8 +151,7 @@ class JournalReader:
                 return None
             resume = page.next_url or (f"{self.url}?since={page.last}" if page.last else url)
             self._next_url = resume
-            if page.events:
-                self._hand("events", page.events, resume)
+            self._hand("events", page.events, resume)  # empty too: a listener learns how far the reads got
             if page.retry_after is not None or not page.events:
                 return page.retry_after
         return None

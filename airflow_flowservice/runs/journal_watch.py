@@ -170,6 +170,11 @@ async def watch_by_journal(
     """Yield each finished run's payload, from the journal's notifications, until the journal is given up
     (then ``fallback`` says why and holds the state polling goes on from)."""
     state = restored_state(stored, flow_id, journal)
+    if stored is None:  # a new watch: the time runs are caught up from (after a 410) is the service's clock
+        from airflow_flowservice.runs.poll_watch import start_cursor
+
+        placed = await start_cursor(hook, flow_id)
+        state["since_ms"], state["run_ids"] = placed.updated_at, list(placed.handled)
     watch = JournalWatch(flow_id, hook.credentials.sandbox, statuses, poll_interval, max_failures, log, state)
     reader = JournalReader.of(hook, journal)
     resume = (float(state["saved_at"]), str(state["resume_url"])) if state["resume_url"] else None

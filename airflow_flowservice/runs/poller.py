@@ -228,7 +228,7 @@ class RunPoller:
         from airflow_flowservice.run_heads import decode_run_page
 
         self._journal_failures = 0
-        for event in events:
+        for event in events:  # (an empty page: the journal answers, nothing ended)
             watches = self._watches.get(event.run_id or "")
             if not watches or event.run is None:
                 continue

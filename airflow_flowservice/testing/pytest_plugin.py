@@ -1,7 +1,7 @@
 """pytest plugin (entry point ``pytest11: flowservice``): fixtures that start the Flow Service emulator.
 
-- ``flowservice_emulator`` (function scope): a started :class:`FlowServiceEmulator` with a fast run
-  timeline; ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT`` points at it for the duration of the test.
+- ``flowservice_emulator`` (function scope): a started :class:`~airflow_flowservice.testing.FlowServiceEmulator`
+  with a fast run timeline; ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT`` points at it for the duration of the test.
 - ``flowservice_emulator_session`` (session scope): one emulator for the whole session; call
   ``emu.reset()`` between tests if they must not see each other's entities.
 

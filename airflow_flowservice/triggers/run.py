@@ -15,7 +15,7 @@ class FlowServiceRunTrigger(BaseTrigger):
     Wait for a Flow Service run to finish, without holding a worker slot.
 
     Waits on the triggerer's event loop, where every trigger of one connection and poll interval
-    shares one poller (:class:`~airflow_flowservice.runs.poller.RunPoller`): each interval it reads all
+    shares one poller (``airflow_flowservice.runs.poller.RunPoller``): each interval it reads all
     their runs with ``GET /runs?property=id==a,b,c`` (100 ids a call), so N waits cost
     ``ceil(N / 100)`` calls an interval, and a wait costs the event loop nothing between the changes
     of its run. It changes nothing in the triggerer process (no garbage-collector settings). Yields exactly one event:
@@ -24,7 +24,7 @@ class FlowServiceRunTrigger(BaseTrigger):
     at or after that time (a scheduled export run). A ``success`` or ``failed`` event also carries
     ``run``, the run document it saw, so resuming needs no call. The deadline is the absolute
     ``end_time``, so a triggerer restart (which re-creates the trigger from
-    :meth:`serialize`) keeps the original timeout.
+    ``serialize()``) keeps the original timeout.
 
     :param flowservice_conn_id: Airflow connection of type ``adobe_flowservice``.
     :param end_time: epoch seconds after which the wait ends with a ``timeout`` event.

@@ -44,7 +44,7 @@ ASSET = "deploy_flow_runs_finished_journal"
 
 def watch_polls(dep: Deployment, flow_id: str) -> int:
     """The ``GET /runs`` a poll watch of the flow makes (``updatedAt>=`` a cursor); the test's own reads have none."""
-    return sum("updatedAt" in unquote_plus(r["query"]) for r in dep.run_lists(flow_id))
+    return sum("updatedAt>=" in unquote_plus(r["query"]) for r in dep.run_lists(flow_id))
 
 
 def journal_reads(dep: Deployment) -> int:

@@ -303,6 +303,13 @@ def test_emulator_fault_rules(tmp_path: Path, write_block: Any) -> None:
     run_script(write_block("emulator-faults", "faults_example.py"), env=user_env(tmp_path), cwd=tmp_path)
 
 
+@runs("emulator-journal")
+def test_emulator_journal_example(tmp_path: Path, write_block: Any) -> None:
+    out = run_script(write_block("emulator-journal", "journal_example.py"), env=user_env(tmp_path), cwd=tmp_path)
+    printed = [line for line in out.splitlines() if "[warning" not in line]  # Airflow's log lines aside
+    assert printed == ["204 1", "200 True", "sources_flow_run_success"]
+
+
 @runs("emulator-own-tests")
 def test_emulator_own_tests(shell: Shell, airflow_home: Path) -> None:
     command, _ = console("emulator-own-tests")

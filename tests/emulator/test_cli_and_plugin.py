@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
 import pytest
@@ -46,19 +46,15 @@ def test_cli_serves_and_stops_cleanly(sig: signal.Signals) -> None:
         env=env,
     )
     try:
-        uri = None
-        assert proc.stdout is not None
-        for _ in range(20):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            if line.startswith("AIRFLOW_CONN_FLOWSERVICE_DEFAULT="):
-                uri = line.strip().split("=", 1)[1]
-                break
-        assert uri, proc.stderr.read() if proc.stderr else "no output"
+        uri, journal_url = _read_startup(proc)
         parts = urlsplit(uri)
         assert parts.scheme == "adobe-flowservice"
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        assert "events_journal_url" not in query  # without --journal, the connection polls as before
+        assert journal_url == (
+            f"http://127.0.0.1:{port}/events/organizations/emulator-consumer-org/integrations/emulator-integration"
+            "/emulator-flow-runs"
+        )
         assert query["ims_url"] == f"http://127.0.0.1:{port}/ims/token/v3"
         assert query["api_url"] == f"http://127.0.0.1:{port}/data/foundation/flowservice"
         r = httpx.post(
@@ -89,6 +85,56 @@ def test_cli_serves_and_stops_cleanly(sig: signal.Signals) -> None:
             proc.kill()
             raise
     assert code == 0
+
+
+def _read_startup(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """``(connection URI, journal URL)`` the CLI prints, each on a line of its own, the connection last."""
+    uri = journal_url = ""
+    assert proc.stdout is not None
+    for _ in range(20):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("FLOWSERVICE_EVENTS_JOURNAL_URL="):
+            journal_url = line.strip().split("=", 1)[1]
+        if line.startswith("AIRFLOW_CONN_FLOWSERVICE_DEFAULT="):
+            uri = line.strip().split("=", 1)[1]
+            break
+    assert uri and journal_url, proc.stderr.read() if proc.stderr else "no output"
+    return uri, journal_url
+
+
+def test_cli_journal_flag_puts_the_journal_in_the_connection() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    argv = [sys.executable, "-m", "airflow_flowservice.testing.emulator", "--port", "0", "--journal"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        uri, journal_url = _read_startup(proc)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(uri).query).items()}
+        assert query["events_journal_url"] == journal_url
+        parts = urlsplit(uri)
+        token = httpx.post(
+            query["ims_url"],
+            data={
+                "grant_type": "client_credentials",
+                "client_id": unquote(parts.username or ""),
+                "client_secret": unquote(parts.password or ""),
+            },
+        ).json()["access_token"]
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "x-api-key": unquote(parts.username or ""),
+            "x-ims-org-id": query["org_id"],
+        }
+        answer = httpx.get(journal_url, headers=headers, params={"latest": "true"})
+        assert answer.status_code == 204 and answer.headers["link"].startswith(f"<{journal_url}?since=")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=15) == 0
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
 
 
 def test_cli_rejects_non_loopback_host() -> None:
@@ -135,8 +181,30 @@ def test_connection_uri_round_trips_through_airflow() -> None:
     assert emu.connection_env() == {"AIRFLOW_CONN_FLOWSERVICE_DEFAULT": emu.connection_uri()}
 
 
+def test_connection_with_the_journal_round_trips_through_airflow_and_the_provider() -> None:
+    from airflow.models.connection import Connection
+
+    from airflow_flowservice.hooks.flowservice import journal_url_of
+
+    emu = FlowServiceEmulator()
+    emu._port = 8081  # no need to serve for this check
+    journal = "http://127.0.0.1:8081/events/organizations/emulator-consumer-org/integrations/emulator-integration/emulator-flow-runs"
+    assert emu.journal_url == journal
+    (uri,) = emu.connection_env(journal=True).values()
+    assert (
+        uri
+        == emu.connection_uri(journal=True)
+        == emu.connection_uri() + "&events_journal_url=" + quote(journal, safe="")
+    )
+    extra = Connection(conn_id="flowservice_default", uri=uri).extra_dejson
+    assert extra["events_journal_url"] == journal
+    assert journal_url_of("flowservice_default", extra) == journal  # http is accepted on loopback
+
+
 def test_plugin_fixture(flowservice_emulator: FlowServiceEmulator) -> None:
     assert os.environ["AIRFLOW_CONN_FLOWSERVICE_DEFAULT"] == flowservice_emulator.connection_uri()
+    assert "events_journal_url" not in os.environ["AIRFLOW_CONN_FLOWSERVICE_DEFAULT"]  # the fixture polls, as before
+    assert flowservice_emulator.journal_url.startswith(flowservice_emulator.base_url + "/events/organizations/")
     assert flowservice_emulator.base_url.startswith("http://127.0.0.1:")
     r = httpx.post(
         flowservice_emulator.ims_url,

@@ -420,3 +420,23 @@ def test_every_client_shares_one_tls_context() -> None:
     pools = [FlowServiceClient(creds)._http._transport, AsyncFlowServiceClient(creds)._http._transport]
     assert all(isinstance(t, (httpx.HTTPTransport, httpx.AsyncHTTPTransport)) for t in pools)
     assert [t._pool._ssl_context for t in pools] == [ssl_context(), ssl_context()]
+
+
+def test_an_absolute_url_keeps_its_own_query() -> None:
+    """A journal's next link (``...?since=<position>``) is sent as it is: httpx drops a URL's query when given
+    an empty parameter list, which read the journal from its oldest event at every call."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "ims.test":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        seen.append(str(request.url))
+        return httpx.Response(200, json={})
+
+    client = FlowServiceClient(CREDS, transport=httpx.MockTransport(handler), token_cache=TokenCache())
+    client.request("GET", "https://events.test/events/organizations/o/integrations/i/r?since=42.0001.ab")
+    client.request("GET", "https://events.test/journal?latest=true", params={"limit": "5"})
+    assert seen == [
+        "https://events.test/events/organizations/o/integrations/i/r?since=42.0001.ab",
+        "https://events.test/journal?latest=true&limit=5",
+    ]

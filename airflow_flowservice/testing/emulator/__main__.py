@@ -1,7 +1,9 @@
 """Command line: ``python -m airflow_flowservice.testing.emulator --port 8081``.
 
-Prints ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT=<uri>`` on a line of its own, then serves until SIGINT or
-SIGTERM (exit code 0).
+Prints ``FLOWSERVICE_EVENTS_JOURNAL_URL=<url>`` (the I/O Events journal of the default registration) and
+then ``AIRFLOW_CONN_FLOWSERVICE_DEFAULT=<uri>``, each on a line of its own (the connection line last:
+readers may stop at it), then serves until SIGINT or SIGTERM (exit code 0). ``--journal`` puts the
+journal in the connection (extra ``events_journal_url``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--org-id", default=DEFAULT_ORG_ID)
     parser.add_argument("--sandbox", default=DEFAULT_SANDBOX)
     parser.add_argument("--token-ttl", type=float, default=86399, help="expires_in of issued tokens (seconds)")
+    parser.add_argument(
+        "--journal",
+        action="store_true",
+        help="put the I/O Events journal in the printed connection (extra events_journal_url)",
+    )
     args = parser.parse_args(argv)
     try:
         emu = FlowServiceEmulator(
@@ -81,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  IMS token endpoint: {emu.ims_url}", flush=True)
     print(f"  Flow Service API:   {emu.api_url}", flush=True)
     print(f"  admin endpoints:    {emu.base_url}/_emulator/...", flush=True)
-    print(f"AIRFLOW_CONN_FLOWSERVICE_DEFAULT={emu.connection_uri()}", flush=True)
+    print(f"FLOWSERVICE_EVENTS_JOURNAL_URL={emu.journal_url}", flush=True)
+    print(f"AIRFLOW_CONN_FLOWSERVICE_DEFAULT={emu.connection_uri(journal=args.journal)}", flush=True)
     while not stop.wait(0.5):
         pass
     emu.stop()

@@ -20,13 +20,14 @@ from starlette.types import ASGIApp
 from .dependencies import error_response, request_id
 from .errors import EmulatorHTTPError, FlowServiceError
 from .gateway import GatewayMiddleware
-from .routers import auth, catalog, connections, control, conversion, explore, flows, runs
+from .routers import auth, catalog, connections, control, conversion, events, explore, flows, runs
 from .state import EmulatorState
 from .stores.auth import TokenAuthority
 from .stores.catalog import CatalogStore
 from .stores.connections import ConnectionStore
 from .stores.control import ControlStore
 from .stores.conversion import ConversionStore
+from .stores.events import EventStore
 from .stores.explore import ExploreStore
 from .stores.flows import FlowStore
 from .stores.runs import RunStore
@@ -44,6 +45,7 @@ class Stores:
     flows: FlowStore
     runs: RunStore
     conversion: ConversionStore
+    events: EventStore
     control: ControlStore
 
 
@@ -57,7 +59,8 @@ def build_stores(
     token_ttl: float,
     run_timeline: tuple[float, float],
 ) -> Stores:
-    """Every store, wired: connections <- flows <- runs, conversion (and the ways back, through small protocols)."""
+    """Every store, wired: connections <- flows <- runs <- events, conversion (and the ways back, through small
+    protocols)."""
     auth_store = TokenAuthority(client_id, client_secret, org_id, token_ttl, state.clock)
     catalog_store = CatalogStore(state)
     connection_store = ConnectionStore(state, catalog_store)
@@ -66,6 +69,7 @@ def build_stores(
     conversion_store = ConversionStore(state, catalog_store)
     connection_store.users = flow_store  # which flows use a connection (delete is refused)
     flow_store.runs = run_store  # a flow's scheduled runs and lastRunDetails
+    event_store = EventStore(state, run_store)  # the journals read the runs finished since they last asked
     flow_store.mappings = conversion_store  # a flow's Mapping transformation names an existing set version
     return Stores(
         state=state,
@@ -76,6 +80,7 @@ def build_stores(
         flows=flow_store,
         runs=run_store,
         conversion=conversion_store,
+        events=event_store,
         control=ControlStore(
             state,
             auth=auth_store,
@@ -84,15 +89,17 @@ def build_stores(
             flows=flow_store,
             runs=run_store,
             conversion=conversion_store,
+            events=event_store,
             sandbox=sandbox,
         ),
     )
 
 
 #: Every resource's router. Starlette tries routes in order and no two routes match the same method and
-#: path, so the order only sets speed: the runs a waiting client polls come first.
+#: path, so the order only sets speed: the runs a waiting client polls and the journal come first.
 ROUTERS = (
     runs.router,
+    events.router,
     flows.router,
     connections.router,
     explore.router,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -171,27 +172,39 @@ class FlowServiceEmulator:
     def api_url(self) -> str:
         return self.base_url + API_PREFIX
 
-    def connection_uri(self, conn_type: str = "adobe-flowservice", sandbox: str | None = None) -> str:
+    @property
+    def journal_url(self) -> str:
+        """The I/O Events journal of the default registration (absolute): the extra ``events_journal_url``."""
+        return self.base_url + self.stores.events.journal().registration.path
+
+    def connection_uri(
+        self, conn_type: str = "adobe-flowservice", sandbox: str | None = None, journal: bool = False
+    ) -> str:
         """An Airflow connection URI pointing at this emulator.
 
         ``adobe-flowservice://<client_id>:<secret>@/?org_id=...&sandbox=...&ims_url=...&api_url=...``
-        (Airflow turns ``-`` in the scheme into ``_``: conn type ``adobe_flowservice``).
+        (Airflow turns ``-`` in the scheme into ``_``: conn type ``adobe_flowservice``). ``journal=True``
+        adds ``events_journal_url`` (:attr:`journal_url`): the provider then reads the journal.
         """
-        query = urlencode(
-            {
-                "org_id": self.org_id,
-                "sandbox": sandbox or self.sandbox,
-                "ims_url": self.ims_url,
-                "api_url": self.api_url,
-            },
-            quote_via=quote,
-            safe="",
-        )
+        params = {
+            "org_id": self.org_id,
+            "sandbox": sandbox or self.sandbox,
+            "ims_url": self.ims_url,
+            "api_url": self.api_url,
+        }
+        if journal:
+            params["events_journal_url"] = self.journal_url
+        query = urlencode(params, quote_via=quote, safe="")
         return f"{conn_type}://{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}@/?{query}"
 
-    def connection_env(self, conn_id: str = "flowservice_default", sandbox: str | None = None) -> dict[str, str]:
-        """``{"AIRFLOW_CONN_FLOWSERVICE_DEFAULT": uri}`` (for ``monkeypatch.setenv`` or a subprocess env)."""
-        return {f"AIRFLOW_CONN_{conn_id.upper()}": self.connection_uri(sandbox=sandbox)}
+    def connection_env(
+        self, conn_id: str = "flowservice_default", sandbox: str | None = None, journal: bool = False
+    ) -> dict[str, str]:
+        """``{"AIRFLOW_CONN_FLOWSERVICE_DEFAULT": uri}`` (for ``monkeypatch.setenv`` or a subprocess env).
+
+        ``journal=True``: the connection has the extra ``events_journal_url`` (the default registration's journal).
+        """
+        return {f"AIRFLOW_CONN_{conn_id.upper()}": self.connection_uri(sandbox=sandbox, journal=journal)}
 
     # ---- control --------------------------------------------------------------------------------
 
@@ -254,6 +267,65 @@ class FlowServiceEmulator:
             raise KeyError(f"no flow {flow_id} in {self.org_id}/{sandbox or self.sandbox}")
         return runs
 
+    # ---- I/O Events journals --------------------------------------------------------------------
+
+    def add_registration(
+        self,
+        registration_id: str | None = None,
+        *,
+        integration_id: str | None = None,
+        consumer_org_id: str | None = None,
+        event_codes: Iterable[str] | None = None,
+    ) -> str:
+        """Another I/O Events registration with its own, empty journal; returns the journal's URL.
+
+        It gets the notifications of runs finishing from now on. ``registration_id`` defaults to a new
+        UUID, the other ids to the default registration's; ``event_codes``: a subset of
+        ``("sources_flow_run_success", "sources_flow_run_failure")`` (default both).
+        """
+        found = self.stores.events.add_registration(
+            registration_id, integration_id=integration_id, consumer_org_id=consumer_org_id, event_codes=event_codes
+        )
+        return self.base_url + found.path
+
+    def registrations(self) -> list[dict[str, Any]]:
+        """Every registration: ``{"consumer_org_id", "integration_id", "registration_id", "event_codes", "path"}``."""
+        return [r.as_dict() for r in self.stores.events.registrations()]
+
+    def drop_events(self, n: int = 1, flow_id: str | None = None, registration_id: str | None = None) -> None:
+        """The next ``n`` events (of ``flow_id``, or of any flow) never reach the journal (lost)."""
+        self.stores.events.add_rule("drop", n, flow_id, registration_id)
+
+    def duplicate_events(self, n: int = 1, flow_id: str | None = None, registration_id: str | None = None) -> None:
+        """Each of the next ``n`` events is written twice, one after the other (same event, two positions)."""
+        self.stores.events.add_rule("duplicate", n, flow_id, registration_id)
+
+    def reorder_events(self, n: int = 2, flow_id: str | None = None, registration_id: str | None = None) -> None:
+        """The next ``n`` events (n >= 2) are held until the n-th arrives, then written in reverse order."""
+        self.stores.events.add_rule("reorder", n, flow_id, registration_id)
+
+    def clear_journal_rules(self, registration_id: str | None = None) -> None:
+        """Forget the drop / duplicate / reorder rules; events held for a reorder are written as they came."""
+        self.stores.events.clear_rules(registration_id)
+
+    def expire_positions(self, registration_id: str | None = None) -> None:
+        """Every position handed out so far is past the retention: reading from it answers ``410 Gone``.
+
+        The events written so far expire with them; ``?latest=true`` and a read without a query go on.
+        """
+        self.stores.events.expire(registration_id)
+
+    def set_journal_retry_after(self, seconds: float) -> None:
+        """The ``retry-after`` of a ``204`` at the end of a journal (seconds, default 1)."""
+        self.stores.events.set_retry_after(seconds)
+
+    def journal_events(self, registration_id: str | None = None) -> list[dict[str, Any]]:
+        """The events a journal keeps now, oldest first: ``[{"position", "event"}, ...]`` (runs finished by
+        now included, read or not)."""
+        return self.stores.events.events(registration_id)
+
+    # ---- Data Prep: the XDM schemas mapping sets map into ---------------------------------------
+
     def add_xdm_schema(
         self, schema_id: str, fields: dict[str, str], title: str = "", datasets: list[str] | None = None
     ) -> None:
@@ -267,8 +339,8 @@ class FlowServiceEmulator:
         return dict(schema.fields) if schema is not None else {}
 
     def reset(self) -> None:
-        """Drop all entities, runs, mapping sets, fault rules, run outcomes and the request log (and the datasets
-        and XDM schemas a test set).
+        """Drop all entities, runs, mapping sets, journal events and added registrations, fault and delivery
+        rules, run outcomes and the request log (and the datasets and XDM schemas a test set).
 
         Keeps the catalog, the clock and the tokens already issued (clients keep their cached token).
         """

@@ -1,7 +1,8 @@
 """Routes of the control resource: the admin endpoints under ``/_emulator`` (no authentication, not logged).
 
 They steer what a Python test steers through ``FlowServiceEmulator``: fault rules, the request log,
-the clock, run outcomes, tokens, datasets, a flow's run history, reset, and a summary of the state.
+the clock, run outcomes, tokens, datasets, a flow's run history, the I/O Events journals (registrations,
+delivery rules, expiry, retry-after, their events), reset, and a summary of the state.
 """
 
 from __future__ import annotations
@@ -140,6 +141,74 @@ async def seed_runs(request: Request, control: Control) -> Response:
     except (KeyError, TypeError, ValueError) as exc:
         return reply({"error": f"need flow_id and windows [[start, end], ...]: {exc}"}, 400)
     return reply({"ids": ids}, 201)
+
+
+# ---- I/O Events journals ----------------------------------------------------------------------------
+
+
+def _journal_url(request: Request, path: str) -> str:
+    return str(request.base_url).rstrip("/") + path
+
+
+@router.get("/registrations")
+async def list_registrations(request: Request, control: Control) -> Response:
+    found = control.events.registrations()
+    return reply({"registrations": [{**r.as_dict(), "journal_url": _journal_url(request, r.path)} for r in found]})
+
+
+@router.post("/registrations")
+async def add_registration(request: Request, control: Control) -> Response:
+    """``{"registration_id"?, "integration_id"?, "consumer_org_id"?, "event_codes"?}`` -> 201 the registration."""
+    data = await _body_of(request)
+    try:
+        found = control.events.add_registration(
+            data.get("registration_id"),
+            integration_id=data.get("integration_id"),
+            consumer_org_id=data.get("consumer_org_id"),
+            event_codes=data.get("event_codes"),
+        )
+    except (TypeError, ValueError) as exc:
+        return reply({"error": str(exc)}, 400)
+    return reply({**found.as_dict(), "journal_url": _journal_url(request, found.path)}, 201)
+
+
+@router.get("/events")
+async def journal_events(request: Request, control: Control) -> Response:
+    """``?registration_id=``: the registration, its delivery rules, end position and the events its journal keeps."""
+    registration_id = request.query_params.get("registration_id")
+    try:
+        described = control.events.describe(registration_id)
+        kept = control.events.events(registration_id)
+    except KeyError as exc:
+        return reply({"error": str(exc.args[0])}, 404)
+    return reply({**described, "journal_url": _journal_url(request, described["path"]), "events": kept})
+
+
+@router.post("/events/{kind}")
+async def journal_control(kind: str, request: Request, control: Control) -> Response:
+    """``drop`` / ``duplicate`` / ``reorder`` ``{"n", "flow_id"?, "registration_id"?}`` -> 201 the rule;
+    ``expire`` ``{"registration_id"?}`` and ``clear-rules`` -> 204; ``retry-after`` ``{"seconds"}`` -> 200."""
+    data = await _body_of(request)
+    events = control.events
+    try:
+        if kind in ("drop", "duplicate", "reorder"):
+            n = int(data.get("n", 2 if kind == "reorder" else 1))
+            rule = events.add_rule(kind, n, data.get("flow_id"), data.get("registration_id"))
+            return reply(rule.as_dict(), 201)
+        if kind == "expire":
+            events.expire(data.get("registration_id"))
+        elif kind == "clear-rules":
+            events.clear_rules(data.get("registration_id"))
+        elif kind == "retry-after":
+            events.set_retry_after(float(data["seconds"]))
+            return reply({"retry_after": events.retry_after})
+        else:
+            return reply({"error": f"unknown journal control {kind!r}"}, 404)
+    except KeyError as exc:
+        return reply({"error": f"missing or unknown: {exc.args[0]}"}, 404 if kind != "retry-after" else 400)
+    except (TypeError, ValueError) as exc:
+        return reply({"error": str(exc)}, 400)
+    return Response(status_code=204)
 
 
 # ---- tokens, datasets, XDM schemas, reset, state ------------------------------------------------------------------

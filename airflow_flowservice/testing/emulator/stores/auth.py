@@ -90,6 +90,29 @@ class TokenAuthority:
     def reset(self) -> None:
         self.expire_all()
 
+    def check_journal_headers(self, headers: dict[str, str]) -> IssuedToken:
+        """The checks of an I/O Events journal read (``headers`` lower-case): ``Authorization: Bearer``,
+        ``x-api-key`` and the org in ``x-ims-org-id`` (the Journaling API's header, not ``x-gw-ims-org-id``).
+
+        No token, or one that is unknown or expired: 401 (the journal is read with a token or not at all).
+        """
+        scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+        with self._lock:
+            issued = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if issued is None or self.clock.now() >= issued.issued_at + issued.ttl:
+            raise GatewayError(401, "401013", "Oauth token is not valid")
+        api_key = headers.get("x-api-key", "").strip()
+        if not api_key:
+            raise GatewayError(403, "403000", "Api Key is required")
+        if api_key != issued.client_id:
+            raise GatewayError(403, "403003", "Api Key is invalid")
+        org = headers.get("x-ims-org-id", "").strip()
+        if not org:
+            raise GatewayError(400, "400003", "Missing header x-ims-org-id")
+        if org != self.org_id:
+            raise GatewayError(403, "403", f"The organization {org} is not the organization of this registration")
+        return issued
+
     def check_headers(self, headers: dict[str, str]) -> IssuedToken:
         """The gateway checks, in the gateway's order. ``headers`` has lower-case keys."""
         authorization = headers.get("authorization", "").strip()

@@ -1,4 +1,5 @@
-"""The control resource: what a test steers beyond the API (reset, run outcomes, seeded history, a summary).
+"""The control resource: what a test steers beyond the API (reset, run outcomes, seeded history, journals,
+a summary).
 
 Fault rules and the request log live in the shared state (the gateway applies and fills them);
 everything else goes through the other stores' methods.
@@ -13,6 +14,7 @@ from .auth import TokenAuthority
 from .catalog import CatalogStore
 from .connections import ConnectionStore
 from .conversion import ConversionStore
+from .events import EventStore
 from .flows import FlowStore
 from .runs import RunStore
 
@@ -30,6 +32,7 @@ class ControlStore:
         flows: FlowStore,
         runs: RunStore,
         conversion: ConversionStore,
+        events: EventStore,
         sandbox: str,
     ) -> None:
         self.state = state
@@ -39,6 +42,7 @@ class ControlStore:
         self.flows = flows
         self.runs = runs
         self.conversion = conversion
+        self.events = events
         #: the sandbox of the control calls that name none: the one of ``emu.connection_uri()``
         self.sandbox = sandbox
 
@@ -46,10 +50,10 @@ class ControlStore:
         return (org_id or self.auth.org_id, sandbox or self.sandbox)
 
     def reset(self) -> None:
-        """Drop every entity, run, mapping set, fault rule, run outcome, the request log, the datasets and XDM
-        schemas a test set; keep the catalog's own, the clock, the tokens."""
+        """Drop every entity, run, mapping set, journal event and added registration, fault rule, run outcome,
+        the request log, and the datasets and XDM schemas a test set; keep the catalog's own, clock, tokens."""
         with self.state.lock:
-            for store in (self.catalog, self.connections, self.flows, self.runs, self.conversion):
+            for store in (self.catalog, self.connections, self.flows, self.runs, self.conversion, self.events):
                 store.reset()
             self.state.reset()
 

@@ -3,13 +3,15 @@
 Runs are indexed per flow by creation time and by start time, so a page of one flow's runs and a
 flow's ``lastRunDetails`` cost a slice or a bisection whatever the flow's history. The runs store
 reads flows only as :class:`.flows.FlowFacts`; a first run's ``deltaColumn`` is written into the flow
-through the flows store.
+through the flows store. Runs finish lazily (on read, by the emulator clock); :meth:`RunStore.take_finished`
+hands the events store every run finished since its last call, in completion order.
 """
 
 from __future__ import annotations
 
 import bisect
 import copy
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -229,6 +231,8 @@ class RunStore:
         #: ``{"items": [{id, etag}]}`` (Adobe's on-demand ingestion guide)
         self.create_envelope = "bare"
         self._tables: PerSandbox[RunTables] = PerSandbox(state, RunTables)
+        #: ``(noticed at ms, seq, sandbox, run id)`` of the runs not yet handed to :meth:`take_finished`
+        self._finishing: list[tuple[int, int, SandboxKey, str]] = []
 
     def tables(self, key: SandboxKey) -> RunTables:
         """The runs of a sandbox and their indexes (tests look at them)."""
@@ -467,7 +471,14 @@ class RunStore:
                 params = {"startTime": str(end + lag_s), "windowStartTime": str(start), "windowEndTime": str(end)}
                 created = (end + lag_s) * 1000 if created_from_ms is None else created_from_ms + k
                 run = self._new_run(
-                    key, flow, created_ms=created, window=(start, end), params=params, client_id="seed", start_s=None
+                    key,
+                    flow,
+                    created_ms=created,
+                    window=(start, end),
+                    params=params,
+                    client_id="seed",
+                    start_s=None,
+                    noticed_ms=self.state.clock.now_ms(),
                 )
                 ids.append(run["id"])
             return ids
@@ -494,6 +505,27 @@ class RunStore:
                 for run in (tables.runs[entry[2]] for entry in index)
             ]
 
+    def take_finished(self) -> list[tuple[int, dict[str, Any]]]:
+        """``(finished at ms, run document)`` of every run finished since the last call, in completion order.
+
+        Due scheduled runs of every sandbox are created first (as any read would), so nothing finished
+        by now is missed even if nobody read it. A run is handed over once (the events store is the one
+        caller). A seeded run counts as finished no earlier than when it was seeded: a past history
+        reaches the journal when the emulator learns of it. Runs dropped from their table are skipped.
+        """
+        with self.state.lock:
+            for key in self._tables:
+                self.catch_up(key)
+            now_ms = self.state.clock.now_ms()
+            finished: list[tuple[int, dict[str, Any]]] = []
+            while self._finishing and self._finishing[0][0] <= now_ms:
+                at_ms, _, key, run_id = heapq.heappop(self._finishing)
+                tables = self._tables.get(key)
+                run = tables.runs.get(run_id) if tables is not None else None
+                if run is not None:
+                    finished.append((at_ms, self._document(run, now_ms)))
+            return finished
+
     def counts(self, key: SandboxKey) -> dict[str, int]:
         with self.state.lock:
             tables = self._tables.get(key)
@@ -503,6 +535,7 @@ class RunStore:
         with self.state.lock:
             self._tables.clear()
             self.outcomes.clear()
+            self._finishing.clear()
 
     # ---- internals -------------------------------------------------------------------------------
 
@@ -517,7 +550,9 @@ class RunStore:
         client_id: str,
         start_s: int | None,
         parent: str | None = None,
+        noticed_ms: int = 0,
     ) -> dict[str, Any]:
+        """A new run; ``noticed_ms``: it is handed to :meth:`take_finished` no earlier than this."""
         run_id = self.state.new_id()
         sandbox = self.state.sandbox(key)
         t1, t2 = self.run_timeline
@@ -548,6 +583,7 @@ class RunStore:
         if parent:
             run["parentFlowRunId"] = parent
         self._tables[key].add(run)
+        heapq.heappush(self._finishing, (max(run["_endMs"], noticed_ms), run["_seq"], key, run_id))
         return run
 
     @staticmethod
