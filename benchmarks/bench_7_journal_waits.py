@@ -14,7 +14,6 @@ Run: ``python benchmarks/bench_7_journal_waits.py [--quick]``.
 from __future__ import annotations
 
 import asyncio
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -119,8 +118,12 @@ def report(sizes: Sizes, poll: Result, journal: Result) -> str:
         ("waits fired", lambda r: f"{r.fired} of {sizes.waits}"),
     ):
         rows.append([label, value(poll), value(journal)])
-    target = 1.0 + math.ceil(sizes.waits / 100) / 10  # one journal read + the safety poll's share, per interval
-    reads = (journal.runs_calls + journal.journal_calls) / journal.intervals
+    # The journal's point: Flow Service's run listing is read a tenth as often (the safety poll), the run ends
+    # coming from I/O Events instead. Its own reads: one per interval, and one more after each read that
+    # returned events (Adobe: read on until the end, a 204; a page's size does not tell the end, limit is an
+    # upper bound only).
+    runs_ratio = (journal.runs_calls / journal.intervals) / max(poll.runs_calls / poll.intervals, 1e-9)
+    journal_reads = journal.journal_calls / journal.intervals
     lines = [
         f"## 7. {sizes.waits:,} deferred waits over {sizes.flows} flows: I/O Events journal vs polling",
         "",
@@ -129,8 +132,9 @@ def report(sizes: Sizes, poll: Result, journal: Result) -> str:
         f" (`poll_interval={sizes.poll:g}`) on one event loop; each source against its own emulator process. With"
         " the journal, each wait's run is read once when the wait starts, the waits' runs are read all together"
         " every 10th round (the safety poll), each flow once (to tell source from export flows), and the runs'"
-        " ends come from one journal read per interval. Calls per interval = calls / (the phase's seconds / the"
-        " interval).",
+        " ends come from the journal: one read per interval, and one more right after a read that returned events"
+        " (Adobe's reader reads on until the journal answers 204). Calls per interval = calls / (the phase's"
+        " seconds / the interval).",
         "",
         c.md_table(["figure", "polling", "journal"], rows),
         "",
@@ -138,10 +142,17 @@ def report(sizes: Sizes, poll: Result, journal: Result) -> str:
         "",
         c.summary_marker(
             "7. journal waits",
-            f"{sizes.waits:,} waits over {sizes.flows} flows: calls per interval with the journal",
-            f"{reads:.2f} (journal {journal.journal_calls / journal.intervals:.2f} + GET /runs "
-            f"{journal.runs_calls / journal.intervals:.2f}; polling {poll.runs_calls / poll.intervals:.2f})",
-            reads <= target * 1.5,
+            f"{sizes.waits:,} waits over {sizes.flows} flows: Flow Service `GET /runs` per interval, journal vs"
+            " polling, <= 0.2x",
+            f"{runs_ratio:.2f}x ({journal.runs_calls / journal.intervals:.2f} vs"
+            f" {poll.runs_calls / poll.intervals:.2f})",
+            runs_ratio <= 0.2,
+        ),
+        c.summary_marker(
+            "7. journal waits",
+            "journal reads per interval <= 2 (one, and one more after a read with events)",
+            f"{journal_reads:.2f}",
+            journal_reads <= 2.0,
         ),
         c.summary_marker(
             "7. journal waits",

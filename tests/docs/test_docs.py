@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from airflow_flowservice.testing.dags import run_dag_file
+from tests.conditions import until
 from tests.docs.blocks import ROOT, Block, all_blocks, block
 from tests.docs.conftest import BIN, TIMEOUT, Shell, run_script, user_env
 
@@ -436,7 +437,7 @@ def test_runs_one_slot_pool_per_flow(
 
 
 class _FastAsyncio:
-    """``asyncio`` as the event trigger's module sees it, with its poll pauses 10,000 times shorter."""
+    """``asyncio`` as the event watches' modules see it, with their poll pauses 10,000 times shorter."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(asyncio, name)
@@ -444,6 +445,14 @@ class _FastAsyncio:
     @staticmethod
     async def sleep(seconds: float) -> None:
         await asyncio.sleep(seconds / 10_000)
+
+
+def _fast_watches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every module of an event watch that pauses (start jitter, poll rounds, journal reads) pauses 10,000x less."""
+    from airflow_flowservice.runs import journal, poll_watch, poller
+
+    for module in (journal, poll_watch, poller):
+        monkeypatch.setattr(module, "asyncio", _FastAsyncio())
 
 
 @runs("events-dag")
@@ -458,14 +467,14 @@ def test_events_dag_runs_once_per_finished_run(
     from types import SimpleNamespace
 
     from airflow_flowservice._compat import dag_bag_of_file
-    from airflow_flowservice.runs import events as events_module
     from airflow_flowservice.testing import FlowServiceEmulator
     from airflow_flowservice.testing.flows import create_table_flow
 
-    monkeypatch.setattr(events_module, "asyncio", _FastAsyncio())
+    _fast_watches(monkeypatch)
     with FlowServiceEmulator(clock="manual", run_timeline=(1.0, 2.0)) as emu:
         for key, value in emu.connection_env().items():
             monkeypatch.setenv(key, value)
+        emu.clock.advance((30 - emu.clock.now()) % 3600)  # 30 s past an hour: 10 s later is the same hour
         flow_id = create_table_flow(hook(), frequency="hour")
         emu.clock.advance(10)  # its catch-up run finishes before the watch starts: not reported
         hook().list_runs(flow_id)
@@ -481,10 +490,10 @@ def test_events_dag_runs_once_per_finished_run(
             emu.requests.clear()
             events = trigger.run()
             first = asyncio.ensure_future(events.__anext__())
-            for _ in range(1000):  # let the watch place its cursor, then an hour passes: one run finishes
-                await asyncio.sleep(0.01)
-                if any(r.path == "/runs" and r.status == 200 for r in emu.calls(method="GET")):
-                    break
+            # the watch places its cursor, then an hour passes: one run finishes
+            await until(
+                lambda: any(r.path == "/runs" and r.status == 200 for r in emu.calls(method="GET")), "the cursor"
+            )
             emu.clock.advance(3600 + 10)
             event = await asyncio.wait_for(first, timeout=60)
             await events.aclose()
@@ -559,14 +568,14 @@ def test_deploying_failure_watch_alerts_on_failed_runs_only(
     from types import SimpleNamespace
 
     from airflow_flowservice._compat import dag_bag_of_file
-    from airflow_flowservice.runs import events as events_module
     from airflow_flowservice.testing import FlowServiceEmulator
     from airflow_flowservice.testing.flows import create_table_flow
 
-    monkeypatch.setattr(events_module, "asyncio", _FastAsyncio())
+    _fast_watches(monkeypatch)
     with FlowServiceEmulator(clock="manual", run_timeline=(1.0, 2.0)) as emu:
         for key, value in emu.connection_env().items():
             monkeypatch.setenv(key, value)
+        emu.clock.advance((30 - emu.clock.now()) % 3600)  # 30 s past an hour: 10 s later is the same hour
         ok, failing = (create_table_flow(hook(), name=name, frequency="hour") for name in ("ok", "failing"))
         emu.clock.advance(10)  # their catch-up runs finish before the watches start: not reported
         for flow_id in (ok, failing):
@@ -584,10 +593,11 @@ def test_deploying_failure_watch_alerts_on_failed_runs_only(
             emu.requests.clear()
             watches = {flow_id: trigger.run() for flow_id, trigger in triggers.items()}
             pending = {flow_id: asyncio.ensure_future(w.__anext__()) for flow_id, w in watches.items()}
-            for _ in range(1000):  # both watches place their cursors, then an hour passes: one run each
-                await asyncio.sleep(0.01)
-                if len([r for r in emu.calls(method="GET") if r.path == "/runs" and r.status == 200]) >= 2:
-                    break
+            # both watches place their cursors, then an hour passes: one run each
+            await until(
+                lambda: len([r for r in emu.calls(method="GET") if r.path == "/runs" and r.status == 200]) >= 2,
+                "both cursors",
+            )
             emu.clock.advance(3600 + 10)
             events = {failing: (await asyncio.wait_for(pending[failing], timeout=60)).payload}
             await asyncio.sleep(1)  # the other watch has polled its (successful) run by now, many times

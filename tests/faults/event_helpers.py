@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from airflow_flowservice.testing import FlowServiceEmulator
 from airflow_flowservice.testing.flows import create_table_flow
 from airflow_flowservice.triggers import FlowServiceRunEventTrigger
 from tests.compat import deserialize, serialize
+from tests.conditions import until
 
 HOUR = 3600
 POLL = 0.01  # real seconds between polls
@@ -56,14 +56,6 @@ def list_calls(emu: FlowServiceEmulator, status: int | str | None = None) -> lis
 
 def run_calls(emu: FlowServiceEmulator) -> list[Any]:
     return [r for r in emu.calls(method="GET", path_prefix="/runs/")]
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.005)
 
 
 class Watch:

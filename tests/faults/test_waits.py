@@ -10,7 +10,6 @@ import asyncio
 import json
 import time
 import types
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from airflow_flowservice.testing import FlowServiceEmulator
 from airflow_flowservice.testing.flows import create_table_flow, start_run
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger
 from tests.compat import deserialize, serialize
+from tests.conditions import until
 from tests.faults.conftest import TOKEN_TTL, ManualEmulator, Sleeps
 
 pytestmark = pytest.mark.faults
@@ -68,14 +68,6 @@ def polls(emu: FlowServiceEmulator, run_id: str, status: int | str | None = None
         if (r.path == f"/runs/{run_id}" or (r.path == "/runs" and run_id in r.query))
         and (status is None or r.status == status)
     ]
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.005)
 
 
 async def collect(trigger: FlowServiceRunTrigger) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ from typing import Any
 import pendulum
 import pytest
 
+from tests.conditions import until
+
 pytestmark = pytest.mark.integration
 
 CREDENTIALS = {
@@ -143,15 +145,11 @@ def test_failed_runs_alert_reports_each_failed_run_of_any_flow_once(
                     payloads.append(event.payload)
 
             task = asyncio.ensure_future(consume())
-            for _ in range(500):  # the watch places its cursor (one call for the whole sandbox) ...
-                await asyncio.sleep(0.01)
-                if any(r.path == "/runs" and r.status == 200 for r in emu.calls(method="GET")):
-                    break
+            await until(  # the watch places its cursor (one call for the whole sandbox) ...
+                lambda: any(r.path == "/runs" and r.status == 200 for r in emu.calls(method="GET")), "the cursor"
+            )
             emu.clock.advance(3600)  # ... then an hour passes: each flow's run finishes, one of them failed
-            for _ in range(1000):
-                await asyncio.sleep(0.01)
-                if payloads:
-                    break
+            await until(lambda: bool(payloads), "the failed run's event")
             await asyncio.sleep(1.0)  # ten more rounds: no second event
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
