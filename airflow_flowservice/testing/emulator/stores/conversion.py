@@ -240,6 +240,7 @@ class ConversionStore:
         mappings: list[dict[str, Any]],
         name: str | None,
     ) -> dict[str, Any]:
+        # The spec types the dates date-time strings; the guide's payloads have epoch ms: the guide's are served.
         now, user = self.state.clock.now_ms(), f"{who.client_id}@AdobeID"
         audit = {"createdDate": now, "modifiedDate": now, "createdBy": user, "modifiedBy": user}
         stored = [{"id": uuid.uuid4().hex, "version": 0, **audit, **m} for m in mappings]
@@ -332,7 +333,7 @@ class ConversionStore:
         with self.lock:
             found = [self._mapping(m) for m in self._versions(who, set_id)[-1]["mappings"]]
         if mapping_id is None:
-            return found
+            return found  # the spec types it one MappingOperation; the guide shows a list: the guide's is served
         one = next((m for m in found if m["id"] == mapping_id), None)
         if one is None:
             raise not_found(f"The mapping {mapping_id} is not in the mapping set {set_id}.")
@@ -348,6 +349,7 @@ class ConversionStore:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise bad_request("data must be an array of sample records (JSON objects).")
         checks = self._checks(schema, mappings)
+        # The spec answers one PreviewResponse; the guide answers one per sample row: the guide's is served.
         return [self._preview_row(schema, mappings, checks, row) for row in rows]
 
     @staticmethod
