@@ -124,6 +124,12 @@ def get_provider_info() -> dict[str, Any]:
                             "default": "https://platform.adobe.io/data/foundation/flowservice",
                         },
                     },
+                    "conversion_url": {
+                        "label": "Data Prep (Conversion Service) base URL",
+                        "description": "Mapping sets API base URL. Leave empty: it is the Flow Service base URL "
+                        "with /flowservice replaced by /conversion.",
+                        "schema": {"type": ["string", "null"], "format": "url"},
+                    },
                 },
             }
         ],

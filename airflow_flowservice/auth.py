@@ -29,6 +29,17 @@ DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
 DEFAULT_API_URL = "https://platform.adobe.io/data/foundation/flowservice"
 
 
+def conversion_url_for(api_url: str) -> str | None:
+    """The Conversion Service (Data Prep) base URL beside a Flow Service one, ``None`` when it cannot be told.
+
+    Adobe serves the Platform APIs side by side under one gateway: ``.../data/foundation/flowservice``
+    and ``.../data/foundation/conversion``.
+    """
+    base = api_url.rstrip("/")
+    head, sep, tail = base.rpartition("/")
+    return f"{head}/conversion" if sep and tail == "flowservice" else None
+
+
 @dataclass(frozen=True)
 class FlowServiceCredentials:
     """Everything needed to call Flow Service for one org and sandbox.
@@ -43,6 +54,9 @@ class FlowServiceCredentials:
     scopes: str = DEFAULT_SCOPES
     ims_url: str = DEFAULT_IMS_URL
     api_url: str = DEFAULT_API_URL
+    #: The Conversion Service (Data Prep) base URL; default :func:`conversion_url_for` ``api_url`` (``None``
+    #: when ``api_url`` does not end with ``/flowservice``: the connection must then set it).
+    conversion_url: str | None = None
     #: An Adobe I/O Events registration's journal URL (flow-run notifications), or ``None``.
     events_journal_url: str | None = None
 
@@ -50,6 +64,8 @@ class FlowServiceCredentials:
         for name in ("client_id", "client_secret", "org_id", "sandbox", "ims_url", "api_url"):
             if not str(getattr(self, name) or "").strip():
                 raise FlowServiceConfigError(f"Flow Service credentials: '{name}' is empty.")
+        if not (self.conversion_url or "").strip():
+            object.__setattr__(self, "conversion_url", conversion_url_for(self.api_url))
 
     @property
     def cache_key(self) -> tuple[str, str, str, str]:
@@ -60,7 +76,7 @@ class FlowServiceCredentials:
     @property
     def service_key(self) -> tuple[str, ...]:
         """Key of what calls with these credentials may share (a client, a poller): token, org, sandbox, API."""
-        return (*self.cache_key, self.org_id, self.sandbox, self.api_url)
+        return (*self.cache_key, self.org_id, self.sandbox, self.api_url, self.conversion_url or "")
 
 
 @dataclass

@@ -8,6 +8,7 @@ Errors become :class:`~airflow_flowservice.exceptions.FlowServiceConfigError` th
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -28,10 +29,14 @@ from pydantic.alias_generators import to_camel
 from airflow_flowservice.specs import (
     BUCKET_NAME_PATTERN,
     CONTAINER_NAME_PATTERN,
+    DATA_PREP_UNSUPPORTED_SOURCES,
+    DEFAULT_SCHEMA_CONTENT_TYPE,
     EXPORT_HOUR_INTERVALS,
+    MAPPING_TRANSFORMATION,
     DestinationSpec,
     ExportCompression,
     ExportFileType,
+    flow_specs_without_mapping,
 )
 from airflow_flowservice.validation import (
     _EXPORT_SCHEDULE,
@@ -365,8 +370,16 @@ class FlowInput(EntityInput):
                     )
         return value
 
+    @property
+    def has_mapping(self) -> bool:
+        """Whether ``transformations`` holds a ``Mapping`` transformation."""
+        return any(str(t.get("name", "")).lower() == MAPPING_TRANSFORMATION.lower() for t in self.transformations)
+
     @model_validator(mode="after")
     def _complete(self, info: ValidationInfo) -> FlowInput:
+        no_mapping = flow_specs_without_mapping()
+        if self.has_mapping and self.flow_spec_id in no_mapping:
+            raise FieldError("transformations", no_mapping_message(self.flow_spec_id, no_mapping[self.flow_spec_id]))
         if (self.flow_spec_id is None) == (self.flow_spec_name is None or not self.flow_spec_name.strip()):
             raise FieldError(
                 "flow_spec_id", "give exactly one of flow_spec_id (a UUID) or flow_spec_name (e.g. 'CloudStorageToAEP')"
@@ -403,19 +416,275 @@ class FlowInput(EntityInput):
         return body
 
 
+def no_mapping_message(flow_spec_id: str | None, name: str | None) -> str:
+    """The config error of a mapping on a flow whose flow spec lists no ``Mapping`` transformation."""
+    return (
+        f"the flow spec {flow_spec_id} ({name}) lists no {MAPPING_TRANSFORMATION} transformation "
+        "(transformationSpecs), so its flows take no mapping set; remove the mapping, or use a flow spec "
+        "that maps data into a dataset (e.g. CloudStorageToAEP)"
+    )
+
+
+# -- Data Prep: mapping sets -------------------------------------------------------------------------
+
+SOURCE_TYPES = ("ATTRIBUTE", "EXPRESSION", "STATIC")
+# How Adobe's mapping-set guide shows stored mappings: accepted on input so an exported set reads back.
+_SOURCE_TYPE_MEDIA = {"text/x.schema-path": "ATTRIBUTE", "text/x.aep-xl": "EXPRESSION"}
+_SCHEMA_ID = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+_MAPPING_SET_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_PREVIEW_ROWS = 100
+
+
+def _source_type(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        name = _SOURCE_TYPE_MEDIA.get(text.lower(), text.upper())
+        if name in SOURCE_TYPES:
+            return name
+    raise ValueError(f"must be one of {', '.join(SOURCE_TYPES)} (got {value!r})")
+
+
+def _text(value: Any) -> Any:
+    """A mapping's ``source``: YAML may give a STATIC value as a number or a boolean."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def parse_schema_id(value: Any) -> str:
+    """An XDM schema ``$id`` (a URI); ``ValueError`` otherwise."""
+    text = value.strip() if isinstance(value, str) else None
+    if not text or not _SCHEMA_ID.match(text):
+        raise ValueError(
+            "must be the XDM schema's $id, a URI such as "
+            f"'https://ns.adobe.com/acme/schemas/570630b91eb9d5cf5db0436756abb110d02912917a67da2d' (got {value!r})"
+        )
+    return text
+
+
+def parse_mapping_set_id(value: Any) -> str:
+    """A mapping set id (32 hexadecimal characters, as ``POST /mappingSets`` returns); ``ValueError`` otherwise."""
+    text = value.strip().lower() if isinstance(value, str) else None
+    if not text or not _MAPPING_SET_ID.match(text):
+        raise ValueError(
+            f"{value!r} is not a mapping set id: give the 32-character id POST /mappingSets returned, "
+            "e.g. 'e7c80e4c0d8f4a98a7d400b4e178b635'"
+        )
+    return text
+
+
+SchemaId = Annotated[str, BeforeValidator(parse_schema_id)]
+"""An XDM schema ``$id``."""
+MappingSetId = Annotated[str, BeforeValidator(parse_mapping_set_id)]
+"""A mapping set id."""
+
+
+class MappingInput(_Input):
+    """One mapping of a mapping set: ``source`` -> ``destination`` (an XDM field path of the output schema).
+
+    ``source_type``: ``ATTRIBUTE`` (``source`` is a field of the source data, e.g. ``first_name``),
+    ``EXPRESSION`` (a Data Prep expression, e.g. ``lower(email)``) or ``STATIC`` (``source`` is the value).
+    Accepts API spelling too (``sourceType``).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", loc_by_alias=False, alias_generator=to_camel, populate_by_name=True, defer_build=True
+    )
+
+    source_type: Annotated[str, BeforeValidator(_source_type)]
+    source: Annotated[str, BeforeValidator(_text)]
+    destination: str
+    name: str | None = None
+    description: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty; give a source field, an expression or (STATIC) the value")
+        return value.strip()
+
+    @field_validator("destination")
+    @classmethod
+    def _destination(cls, value: str) -> str:
+        text = value.strip()
+        if not text or any(ch.isspace() for ch in text) or text.startswith(".") or text.endswith(".") or ".." in text:
+            raise ValueError(
+                f"must be an XDM field path of the output schema such as 'person.name.firstName' (got {value!r})"
+            )
+        return text
+
+    def to_api(self) -> dict[str, Any]:
+        """The mapping as ``POST /mappingSets`` takes it."""
+        body: dict[str, Any] = {"sourceType": self.source_type, "source": self.source, "destination": self.destination}
+        if self.name is not None:
+            body["name"] = self.name
+        if self.description is not None:
+            body["description"] = self.description
+        return body
+
+    def key(self) -> tuple[str, str, str, str | None, str | None]:
+        """What the mapping does, as :meth:`airflow_flowservice.models.Mapping.key` reads it from the service."""
+        return (self.source_type, self.source, self.destination, self.name or None, self.description or None)
+
+
+class OutputSchemaInput(_Input):
+    """The XDM schema a mapping set maps into: its ``$id`` and content type (``contentType`` accepted)."""
+
+    model_config = ConfigDict(
+        extra="forbid", loc_by_alias=False, alias_generator=to_camel, populate_by_name=True, defer_build=True
+    )
+
+    id: SchemaId
+    content_type: str = DEFAULT_SCHEMA_CONTENT_TYPE
+
+
+def _schema_ref(value: Any) -> Any:
+    return {"id": value} if isinstance(value, str) else value
+
+
+def _mappings_list(value: Any) -> Any:
+    return [value] if isinstance(value, Mapping) else value
+
+
+class MappingSetInput(_Input):
+    """A mapping set: the ``output_schema`` (the target dataset's XDM schema) and its ``mappings``.
+
+    ``output_schema`` is ``{"id": <schema $id>, "content_type": ...}`` (or just the ``$id``). Two mappings
+    to one destination are refused.
+    """
+
+    output_schema: Annotated[OutputSchemaInput, BeforeValidator(_schema_ref)]
+    mappings: Annotated[list[MappingInput], BeforeValidator(_mappings_list)] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_mapping_per_destination(self) -> MappingSetInput:
+        seen: dict[str, int] = {}
+        for i, mapping in enumerate(self.mappings):
+            if mapping.destination in seen:
+                raise FieldError(
+                    "mappings",
+                    f"[{seen[mapping.destination]}] and [{i}] both map to {mapping.destination!r}; a destination "
+                    "takes one mapping",
+                )
+            seen[mapping.destination] = i
+        return self
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``POST /mappingSets`` (and ``PUT``, ``validate``) body."""
+        return {
+            "outputSchema": {
+                "schemaRef": {"id": self.output_schema.id, "contentType": self.output_schema.content_type}
+            },
+            "mappings": [m.to_api() for m in self.mappings],
+        }
+
+
+class CreateMappingSetInput(_Input):
+    """The arguments of ``FlowServiceCreateMappingSetOperator`` that describe the set."""
+
+    output_schema_id: SchemaId
+    output_schema_content_type: str = DEFAULT_SCHEMA_CONTENT_TYPE
+    mappings: Annotated[list[MappingInput], BeforeValidator(_mappings_list)] = Field(min_length=1)
+
+    def to_mapping_set(self) -> MappingSetInput:
+        """The set, checked like a config's ``mapping`` section (one mapping per destination)."""
+        return validate_input(
+            MappingSetInput,
+            {
+                "output_schema": {"id": self.output_schema_id, "content_type": self.output_schema_content_type},
+                "mappings": [m.model_dump() for m in self.mappings],
+            },
+        )
+
+
+def _preview_rows(value: Any) -> Any:
+    # FlowServiceExploreOperator returns {"rows": [...], ...}: its output is accepted as it is.
+    return value.get("rows") if isinstance(value, Mapping) and "rows" in value else value
+
+
+class PreviewMappingInput(_Input):
+    """The arguments of ``FlowServicePreviewMappingOperator``: sample rows, and the set (given, or by id)."""
+
+    rows: Annotated[list[dict[str, Any]], BeforeValidator(_preview_rows)] = Field(min_length=1)
+    mappings: Annotated[list[MappingInput] | None, BeforeValidator(_mappings_list)] = None
+    output_schema_id: SchemaId | None = None
+    output_schema_content_type: str = DEFAULT_SCHEMA_CONTENT_TYPE
+    mapping_id: MappingSetId | None = None
+    mapping_version: Annotated[int | None, BeforeValidator(_positive_int)] = None
+
+    @field_validator("rows")
+    @classmethod
+    def _few_rows(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_PREVIEW_ROWS:
+            raise ValueError(f"at most {MAX_PREVIEW_ROWS} sample rows can be previewed (got {len(value)})")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PreviewMappingInput:
+        if (self.mappings is None) == (self.mapping_id is None):
+            raise FieldError(
+                "mappings", "give either mappings (with output_schema_id) or mapping_id (an existing mapping set)"
+            )
+        if self.mappings is not None and self.output_schema_id is None:
+            raise FieldError("output_schema_id", "is required with mappings: the $id of the XDM schema they map into")
+        if self.mapping_id is None and self.mapping_version is not None:
+            raise FieldError("mapping_version", "only goes with mapping_id")
+        if self.mapping_version is not None and self.mapping_version < 0:
+            raise FieldError("mapping_version", f"must be 0 or more (got {self.mapping_version})")
+        return self
+
+    def mapping_set(self) -> MappingSetInput | None:
+        """The set given by its mappings (``None`` when given by ``mapping_id``)."""
+        if self.mappings is None:
+            return None
+        return validate_input(
+            MappingSetInput,
+            {
+                "output_schema": {"id": self.output_schema_id, "content_type": self.output_schema_content_type},
+                "mappings": [m.model_dump() for m in self.mappings],
+            },
+        )
+
+
 class DataflowConfig(_Input):
-    """One declarative dataflow: optional base connection, source, target and flow.
+    """One declarative dataflow: optional base connection, source, target, optional mapping, and flow.
 
     The operator fills the links: the base connection goes to whichever of the source and target
     connections has the same ``connection_spec_id`` (for a cloud storage source, the source; for a
     dataset export, the target), and the flow gets the new source and target ids. A source or
-    target may instead name an existing ``base_connection_id``.
+    target may instead name an existing ``base_connection_id``. A ``mapping`` (Data Prep mapping set)
+    is created after the target connection, and the flow gets its ``Mapping`` transformation.
     """
 
     base_connection: BaseConnectionInput | None = None
     source_connection: SourceConnectionInput
     target_connection: TargetConnectionInput
+    mapping: MappingSetInput | None = None
     flow: FlowInput
+
+    @model_validator(mode="after")
+    def _mapping_fits(self) -> DataflowConfig:
+        if self.mapping is None:
+            return self
+        if self.flow.has_mapping:
+            raise FieldError(
+                "mapping",
+                f"flow.transformations already has a {MAPPING_TRANSFORMATION} transformation; give the mapping "
+                "in one place (remove it from flow.transformations)",
+            )
+        no_mapping = flow_specs_without_mapping()
+        if self.flow.flow_spec_id in no_mapping:
+            raise FieldError("mapping", no_mapping_message(self.flow.flow_spec_id, no_mapping[self.flow.flow_spec_id]))
+        source = DATA_PREP_UNSUPPORTED_SOURCES.get(self.source_connection.connection_spec_id)
+        if source is not None:
+            raise FieldError(
+                "mapping",
+                f"Data Prep is not supported for {source} sources (Adobe's {source} source guide); remove the mapping",
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod

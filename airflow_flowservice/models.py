@@ -76,7 +76,21 @@ class FlowSpec(ApiModel):
     version: str | None = None
     source_connection_spec_ids: list[str] = Field(default_factory=list)
     target_connection_spec_ids: list[str] = Field(default_factory=list)
+    transformation_specs: list[dict[str, Any]] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("transformation_specs", mode="before")
+    @classmethod
+    def _specs_list(cls, value: Any) -> Any:
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+    @property
+    def transformation_names(self) -> list[str] | None:
+        """The names of the transformations a flow of this spec may have (``Mapping``, ``Copy``...); ``None``
+        when the spec does not say (no ``transformationSpecs``)."""
+        if "transformation_specs" not in self.model_fields_set:
+            return None
+        return [str(t.get("name")) for t in self.transformation_specs if t.get("name")]
 
     @property
     def is_draft_mode_supported(self) -> bool:
@@ -177,6 +191,16 @@ class Flow(Entity):
     schedule_params: ScheduleParams | None = None
     inherited_attributes: dict[str, Any] | None = None
     last_run_details: LastRunDetails | None = None
+
+    @property
+    def mapping(self) -> tuple[int, str, int] | None:
+        """``(index, mappingId, mappingVersion)`` of the flow's ``Mapping`` transformation, if it has one."""
+        for index, transformation in enumerate(self.transformations):
+            if str(transformation.get("name", "")).lower() == "mapping":
+                params = transformation.get("params") or {}
+                version = str(params.get("mappingVersion", "0")).strip()
+                return index, str(params.get("mappingId", "")), int(version) if version.isdigit() else 0
+        return None
 
     @property
     def delta_column(self) -> dict[str, Any] | None:
@@ -294,3 +318,131 @@ class DatasetInfo(ApiModel):
     id: str
     name: str | None = None
     state: str | None = None
+
+
+# -- Data Prep (the Conversion Service): mapping sets ---------------------------------------------------
+
+#: How Adobe's mapping-set guide shows a stored mapping's ``sourceType`` (``text/x.schema-path``), and the
+#: spec's enum name for it (``ATTRIBUTE``); both are read as the enum name.
+SOURCE_TYPE_MEDIA: dict[str, str] = {"text/x.schema-path": "ATTRIBUTE", "text/x.aep-xl": "EXPRESSION"}
+
+
+def source_type_name(value: Any) -> str:
+    """A mapping's ``sourceType`` as the spec names it (``ATTRIBUTE``, ``EXPRESSION``, ``STATIC``)."""
+    text = str(value or "").strip()
+    return SOURCE_TYPE_MEDIA.get(text.lower(), text.upper())
+
+
+class SchemaRef(ApiModel):
+    """``schemaRef`` of a mapping set's output schema: the XDM schema ``$id`` and its content type."""
+
+    id: str
+    content_type: str | None = None
+
+
+class MappingSchema(ApiModel):
+    """``outputSchema`` (or ``inputSchema``) of a mapping set."""
+
+    id: str | None = None
+    version: int | None = None
+    schema_ref: SchemaRef | None = None
+
+
+class Mapping(ApiModel):
+    """One mapping of a mapping set: ``source`` (an attribute, an expression or a value) -> ``destination``."""
+
+    source_type: str = "ATTRIBUTE"
+    source: str = ""
+    destination: str = ""
+    name: str | None = None
+    description: str | None = None
+    id: str | None = None
+    version: int | None = None
+
+    # The spec's SourceType enum is ATTRIBUTE|EXPRESSION|STATIC; Adobe's mapping-set guide shows stored
+    # mappings as text/x.schema-path: both are read as the enum name.
+    @field_validator("source_type", mode="before")
+    @classmethod
+    def _source_type(cls, value: Any) -> Any:
+        return source_type_name(value) if value is not None else "ATTRIBUTE"
+
+    def key(self) -> tuple[str, str, str, str | None, str | None]:
+        """What the mapping does (ids, versions and audit fields left out): compared by dataflows as code."""
+        return (self.source_type, self.source, self.destination, self.name or None, self.description or None)
+
+
+class MappingSet(ApiModel):
+    """A mapping set at one version (``GET /mappingSets/{id}[?version=]``).
+
+    Dates are epoch ms in Adobe's guide and date-time strings in the spec: both are kept as sent.
+    """
+
+    id: str
+    version: int = 0
+    name: str | None = None
+    output_schema: MappingSchema | None = None
+    mappings: list[Mapping] = Field(default_factory=list)
+    created_date: int | str | None = None
+    modified_date: int | str | None = None
+
+    @property
+    def output_schema_id(self) -> str | None:
+        """The XDM schema ``$id`` the set maps to."""
+        ref = self.output_schema.schema_ref if self.output_schema else None
+        return ref.id if ref else None
+
+
+class MappingSetRef(ApiModel):
+    """What ``POST /mappingSets`` returns: the new set's id and version (0)."""
+
+    id: str
+    version: int = 0
+
+
+class TransformError(ApiModel):
+    """``TransformErrorInfo``: why one mapping (or one preview row's mapping) failed."""
+
+    source: str | None = None
+    destination: str | None = None
+    source_type: str | None = None
+    column_name: str | None = None
+    exception: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """Adobe's reason, as one line."""
+        return self.exception or "no reason given"
+
+
+class MappingCheck(ApiModel):
+    """One entry of ``validationResponse``: the result for the mapping at the same index."""
+
+    status: str = ""
+    errors: list[TransformError] = Field(default_factory=list)
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def ok(self) -> bool:
+        return self.status.upper() == "SUCCESS" and not self.errors
+
+
+class MappingValidation(ApiModel):
+    """``POST /mappingSets/validate``: one :class:`MappingCheck` per mapping, in order."""
+
+    validation_response: list[MappingCheck] = Field(default_factory=list)
+
+
+class PreviewRow(ApiModel):
+    """One row of ``POST /mappingSets/preview``: the mapped XDM ``data`` and the row's ``errors``."""
+
+    data: Any = None
+    errors: list[TransformError] = Field(default_factory=list)
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value

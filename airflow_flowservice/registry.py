@@ -35,6 +35,8 @@ OPERATORS: Mapping[str, str] = {
     "FlowServiceDatasetExportOperator": f"{PACKAGE}.operators.dataset_export",
     "FlowServiceExploreOperator": f"{PACKAGE}.operators.explore",
     "FlowServiceApplyOperator": f"{PACKAGE}.operators.as_code",
+    "FlowServiceCreateMappingSetOperator": f"{PACKAGE}.operators.mapping",
+    "FlowServicePreviewMappingOperator": f"{PACKAGE}.operators.mapping",
 }
 
 SENSORS: Mapping[str, str] = {

@@ -199,3 +199,22 @@ MAILCHIMP_AUTH_METHODS = (
     ),
     AuthMethod("oAuth2RefreshCode", {"accessToken": "password"}, frozenset({"accessToken"})),
 )
+
+
+# -- Data Prep (mapping sets) ---------------------------------------------------------------------------
+
+MAPPING_TRANSFORMATION = "Mapping"
+"""The flow transformation that points a source flow at a mapping set (``transformationSpecs[].name``)."""
+
+DEFAULT_SCHEMA_CONTENT_TYPE = "application/vnd.adobe.xed-full+json;version=1"
+"""``outputSchema.schemaRef.contentType`` of a mapping set, as Adobe's mapping-set guide sends it."""
+
+
+def flow_specs_without_mapping() -> dict[str, str]:
+    """Flow spec id -> name, for the flow specs known (without reading them) to list no ``Mapping``
+    transformation: the dataset-export flow specs (they map nothing into a dataset)."""
+    return {d.flow_spec_id: f"{d.name} dataset export" for d in DESTINATIONS.values()}
+
+
+#: Sources whose dataflows take no mapping: seed 004 (Mailchimp Campaign) says Data Prep does not support it.
+DATA_PREP_UNSUPPORTED_SOURCES: dict[str, str] = {MAILCHIMP_CAMPAIGN_SPEC_ID: "Mailchimp Campaign"}

@@ -286,6 +286,11 @@ DATAFLOW_KINDS: dict[str, EntityKind] = {
 }
 
 
+#: Keys of a dataflow's ids that name its mapping set (Data Prep): neither published nor deleted (the API
+#: has no DELETE for mapping sets), so the operators taking ``dataflow_ids`` pass over them.
+MAPPING_KEYS = frozenset({"mapping_id", "mapping_version"})
+
+
 def check_dataflow_ids(value: Any, field: str = "dataflow_ids") -> dict[str, str]:
     """The ids of a dataflow (``None`` parts dropped), or a config error naming ``field`` and the keys."""
     keys = ", ".join(DATAFLOW_KINDS)
@@ -293,7 +298,7 @@ def check_dataflow_ids(value: Any, field: str = "dataflow_ids") -> dict[str, str
         raise FlowServiceConfigError(
             f"{field}: must be a dict with keys {keys}, e.g. create_dataflow.output (got {type(value).__name__})"
         )
-    unknown = sorted(str(k) for k in set(value) - set(DATAFLOW_KINDS))
+    unknown = sorted(str(k) for k in set(value) - set(DATAFLOW_KINDS) - MAPPING_KEYS)
     if unknown:
         raise FlowServiceConfigError(f"{field}: unknown key(s) {', '.join(unknown)}; use {keys}")
     return {k: check_entity_id(value[k], f"{field}.{k}") for k in DATAFLOW_KINDS if value.get(k)}

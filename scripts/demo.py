@@ -29,6 +29,7 @@ EXAMPLES = ROOT / "example_dags"
 # Credentials the example DAGs read from Airflow connections (the emulator accepts any value).
 DEMO_CONNECTIONS = {
     "AIRFLOW_CONN_AEP_EXPORT_S3": json.dumps({"conn_type": "aws", "login": "AKIADEMO", "password": "demo-s3-secret"}),
+    "AIRFLOW_CONN_ACME_S3": json.dumps({"conn_type": "aws", "login": "AKIADEMOACME", "password": "demo-acme-secret"}),
     "AIRFLOW_CONN_AEP_BIGQUERY": json.dumps(
         {
             "conn_type": "generic",

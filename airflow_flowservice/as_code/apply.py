@@ -2,7 +2,9 @@
 
 Order: deletes first (replaced parts and pruned flows, flows before their connections, connections
 before their base connections), then each dataflow's creates and updates in dependency order (base
--> source and target -> flow), then the publishes (drafts first, then publish). Updates are
+-> source and target -> mapping set -> flow), then the publishes (drafts first, then publish). A
+mapping set to update gets its next version (``PUT``), and the flow's Mapping transformation is
+patched to that version with the flow's other changes. Updates are
 ``PATCH`` with ``If-Match: <etag read by plan>``: a 412 means someone changed the entity since the
 plan, and apply stops with "changed since plan, plan again".
 
@@ -16,10 +18,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_flowservice.as_code.plan import PARTS, Change, Plan
+from airflow_flowservice.as_code.plan import MAPPING_PART, NEW_MAPPING_ID, NEXT_MAPPING_VERSION, PARTS, Change, Plan
 from airflow_flowservice.dataflows.credentials import auth_params_from_connection
 from airflow_flowservice.dataflows.delete import DeletePlan, delete_entities
 from airflow_flowservice.dataflows.ensure import create_base_connection, create_connection, create_flow
+from airflow_flowservice.dataflows.mapping import (
+    MappingVersion,
+    create_mapping_set,
+    mapping_transformation,
+    put_mapping_version,
+)
 from airflow_flowservice.dataflows.publish import publish_dataflow
 from airflow_flowservice.exceptions import FlowServiceConflictError, FlowServiceError, FlowServicePlanStaleError
 from airflow_flowservice.models import EntityKind
@@ -66,6 +74,8 @@ def _apply(hook: FlowServiceHook, spec: SpecFile, plan: Plan, result: ApplyResul
         ids = result.ids.setdefault(key, {})
         for part, kind in PARTS:
             change = changes.get(part)
+            if part == "flow" and MAPPING_PART in changes:
+                _apply_mapping(hook, df, changes[MAPPING_PART], ids, result)
             if change is None:
                 continue
             if change.action in ("create", "replace"):
@@ -74,7 +84,7 @@ def _apply(hook: FlowServiceHook, spec: SpecFile, plan: Plan, result: ApplyResul
             else:
                 entity_id = str(change.id)
                 if change.action == "update":
-                    _patch(hook, change)
+                    _patch(hook, change, ids)
                     result.done.append(f"updated {df.key}.{part} {entity_id}")
             ids[_ID_KEYS[part]] = entity_id
         to_publish = {_ID_KEYS[c.part]: ids[_ID_KEYS[c.part]] for c in changes.values() if c.publish and not df.draft}
@@ -93,7 +103,7 @@ def _delete(hook: FlowServiceHook, plan: Plan, result: ApplyResult) -> None:
         EntityKind.BASE_CONNECTION: "bases",
     }
     for change in plan.changes:
-        if change.action in ("replace", "delete") and change.id:
+        if change.action in ("replace", "delete") and change.id and change.kind is not None:
             target = replaced if change.action == "replace" else pruned
             getattr(target, lists[change.kind]).append(change.id)
     # A replaced part is deleted outright (what links to it is replaced too); a pruned flow's base
@@ -104,9 +114,40 @@ def _delete(hook: FlowServiceHook, plan: Plan, result: ApplyResult) -> None:
             result.done.append(f"{step.action} {step.kind.label} {step.id}{extra}")
 
 
-def _patch(hook: FlowServiceHook, change: Change) -> None:
+def _apply_mapping(
+    hook: FlowServiceHook, df: FileDataflow, change: Change, ids: dict[str, str], result: ApplyResult
+) -> None:
+    """The dataflow's mapping set: created, or its next version put (validated by the plan), or as it is."""
+    assert df.mapping is not None  # the plan has a mapping part only when the file has one
+    if change.action == "create":
+        made = create_mapping_set(hook, df.mapping, validate=False)
+        result.done.append(f"created {df.key}.mapping {made.id} (version {made.version})")
+    elif change.action == "update":
+        made = put_mapping_version(hook, str(change.id), df.mapping, validate=False)
+        result.done.append(f"updated {df.key}.mapping {made.id} (version {change.version} -> {made.version})")
+    else:
+        made = MappingVersion(str(change.id), int(change.version or 0))
+    ids["mapping_id"], ids["mapping_version"] = made.id, str(made.version)
+
+
+def _filled(value: Any, ids: dict[str, str]) -> Any:
+    """``value`` with the plan's placeholders for a new mapping set id and version replaced by apply's."""
+    if isinstance(value, dict):
+        return {k: _filled(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, ids) for v in value]
+    if value == NEW_MAPPING_ID:
+        return ids.get("mapping_id", value)
+    if value == NEXT_MAPPING_VERSION:
+        return ids.get("mapping_version", value)
+    return value
+
+
+def _patch(hook: FlowServiceHook, change: Change, ids: dict[str, str] | None = None) -> None:
+    assert change.kind is not None  # only Flow Service entities are patched
+    ops = _filled(change.ops, ids or {})
     try:
-        hook.patch_entity(change.kind, str(change.id), change.ops, str(change.etag))
+        hook.patch_entity(change.kind, str(change.id), ops, str(change.etag))
     except FlowServiceConflictError as exc:
         if exc.status != 412:
             raise
@@ -134,10 +175,14 @@ def _create(hook: FlowServiceHook, df: FileDataflow, part: str, kind: EntityKind
         )
         return create_base_connection(hook, base, draft=df.draft, if_exists="reuse", auth_params=params).id
     if part == "flow":
+        transformations = list(df.flow.transformations)
+        if "mapping_id" in ids:
+            transformations.append(mapping_transformation(ids["mapping_id"], int(ids["mapping_version"])))
         flow_in = df.flow.model_copy(
             update={
                 "source_connection_ids": [ids["source_connection_id"]],
                 "target_connection_ids": [ids["target_connection_id"]],
+                "transformations": transformations,
             }
         )
         return create_flow(hook, flow_in, draft=df.draft, if_exists="reuse").id

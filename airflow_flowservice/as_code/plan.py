@@ -13,6 +13,13 @@ name (a flow's connections are the ones it links to) and gets one action:
   connections, as ``FlowServiceDeleteOperator(cascade=True)`` deletes them);
 - ``unchanged``.
 
+A dataflow's ``mapping`` (a Data Prep mapping set) is the part between the target connection and the
+flow, matched through the flow's ``Mapping`` transformation: ``create`` (the flow has none, or no flow
+exists), ``update`` (its mappings or schema changed: ``PUT`` makes the next version of the set, and the
+flow's ``/transformations/{i}`` is patched to it), or ``unchanged``. A mapping to create or update is
+validated by the plan (``POST /mappingSets/validate``): one that does not validate fails the plan,
+naming the file, the entry (``dataflows[0].mapping.mappings[2]``) and Adobe's reason.
+
 Keys of ``data``, ``params`` and ``scheduleParams`` that the file leaves out are the service's: they
 are not compared (a default the service fills in is not drift).
 See https://experienceleague.adobe.com/en/docs/experience-platform/dataflows/ui/update and the
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_flowservice.dataflows.delete import plan_cascade
 from airflow_flowservice.dataflows.ensure import resolve_flow_spec_id
+from airflow_flowservice.dataflows.mapping import check_mapping_set, differences, mapping_transformation
 from airflow_flowservice.exceptions import FlowServiceConfigError, FlowServiceNotFoundError
 from airflow_flowservice.models import Entity, EntityKind, Flow, SourceOrTargetConnection
 
@@ -65,13 +73,14 @@ class Change:
     action: Action
     dataflow: str | None
     part: str
-    kind: EntityKind
+    kind: EntityKind | None  # None: the mapping set (Data Prep), not a Flow Service entity
     name: str | None
     id: str | None = None
     etag: str | None = None
     ops: list[dict[str, Any]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     publish: bool = False
+    version: int | None = None  # the mapping set's current version (the flow's)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view (for XCom and ``plan --json``)."""
@@ -79,10 +88,12 @@ class Change:
             "action": self.action,
             "dataflow": self.dataflow,
             "part": self.part,
-            "kind": self.kind.value,
+            "kind": self.kind.value if self.kind is not None else MAPPING_KIND,
             "name": self.name,
             "id": self.id,
         }
+        if self.version is not None:
+            out["version"] = self.version
         if self.etag:
             out["etag"] = self.etag
         if self.ops:
@@ -128,7 +139,14 @@ class Plan:
             ident = f" {c.id}" if c.id else ""
             name = f" {c.name!r}" if c.name else ""
             lines.append(f"{marks[c.action]:>3} {c.action:<9} {where}{c.part}{name}{ident}")
-            if c.action == "update":
+            if c.part == MAPPING_PART:
+                if c.action == "update":
+                    lines.append(
+                        f"      PUT /mappingSets/{c.id}: the version after {c.version}, then the flow re-pointed"
+                    )
+                elif c.action == "create":
+                    lines.append("      POST /mappingSets (version 0)")
+            elif c.action == "update":
                 lines.append(f"      If-Match: {c.etag}")
                 lines.extend(f"      {json.dumps(op, sort_keys=True)}" for op in c.ops)
             lines.extend(f"      because {r}" for r in c.reasons)
@@ -160,7 +178,16 @@ def diff_ops(current: dict[str, Any], desired: dict[str, Any], keys: tuple[str, 
     only the keys the file gives)."""
     ops: list[dict[str, Any]] = []
     for key in keys:
-        _diff(ops, f"/{_escape(key)}", current.get(key), desired.get(key), subset=key in _SUBSET_KEYS)
+        cur, want = current.get(key), desired.get(key)
+        if key == "transformations" and isinstance(cur, list) and isinstance(want, list) and len(cur) == len(want):
+            # One op per changed transformation (/transformations/{i}): re-pointing a flow's Mapping is one replace.
+            ops.extend(
+                {"op": "replace", "path": f"/transformations/{i}", "value": w}
+                for i, (c, w) in enumerate(zip(cur, want, strict=True))
+                if _norm(c) != _norm(w)
+            )
+            continue
+        _diff(ops, f"/{_escape(key)}", cur, want, subset=key in _SUBSET_KEYS)
     return ops
 
 
@@ -273,11 +300,58 @@ def _spec_id(body: dict[str, Any], key: str) -> Any:
     return ref.get("id") if isinstance(ref, dict) else None
 
 
+MAPPING_PART = "mapping"
+MAPPING_KIND = "mappingSets"
+#: Placeholders in a planned flow's Mapping transformation for what only apply learns: the id of a set
+#: it creates, the version a PUT gives.
+NEW_MAPPING_ID = "(id of the new mapping set)"
+NEXT_MAPPING_VERSION = "(the new version)"
+
+
+def plan_mapping(hook: FlowServiceHook, df: FileDataflow, flow: Entity | None, where: str) -> Change:
+    """The change of ``df``'s mapping set, found through its flow's ``Mapping`` transformation; a mapping to
+    create or update is validated (a config error names ``where``'s entry and Adobe's reason)."""
+    assert df.mapping is not None
+    change = Change("unchanged", df.key, MAPPING_PART, None, None)
+    found = flow.mapping if isinstance(flow, Flow) else None
+    if found is None:
+        change.action = "create"
+    else:
+        _, change.id, change.version = found
+        diff = differences(hook.get_mapping_set(change.id, change.version), df.mapping)
+        latest = hook.get_mapping_set(change.id) if diff else None
+        if latest is not None and latest.version != change.version and not differences(latest, df.mapping):
+            change.version = latest.version  # put by an apply that stopped before the flow: only re-point the flow
+        elif diff:
+            change.action = "update"
+            change.reasons.extend(diff)
+    if change.action != "unchanged":
+        check_mapping_set(hook, df.mapping, where=f"{where}.mapping.mappings")
+    return change
+
+
+def _with_mapping(flow_body: dict[str, Any], flow: Entity | None, mapping: Change) -> None:
+    """Add the Mapping transformation ``mapping`` leads to into the flow's wanted body (at the index the flow
+    has it, so an unchanged flow compares equal)."""
+    version: Any = mapping.version if mapping.action == "unchanged" else NEXT_MAPPING_VERSION
+    if mapping.action == "create":
+        version = 0
+    transformation = mapping_transformation(mapping.id or NEW_MAPPING_ID, 0)
+    transformation["params"]["mappingVersion"] = str(version)
+    wanted = list(flow_body.get("transformations") or [])
+    found = flow.mapping if isinstance(flow, Flow) else None
+    wanted.insert(min(found[0], len(wanted)) if found else len(wanted), transformation)
+    flow_body["transformations"] = wanted
+
+
 def plan_dataflow(hook: FlowServiceHook, df: FileDataflow, where: str) -> list[Change]:
-    """The changes of one dataflow, parts in dependency order."""
+    """The changes of one dataflow, parts in dependency order (the mapping set just before the flow)."""
     current = read_current(hook, df, where).parts
     bodies = desired_bodies(hook, df)
     changes: dict[str, Change] = {}
+    if df.mapping is not None:
+        changes[MAPPING_PART] = plan_mapping(hook, df, current["flow"], where)
+        _with_mapping(bodies["flow"], current["flow"], changes[MAPPING_PART])
     for part, kind in PARTS:
         if part not in bodies:
             continue
@@ -320,7 +394,8 @@ def plan_dataflow(hook: FlowServiceHook, df: FileDataflow, where: str) -> list[C
             change.publish = True
             if not change.ops:
                 change.action = "publish"
-    return [changes[part] for part, _ in PARTS if part in changes]
+    order = [part for part, _ in PARTS[:3]] + [MAPPING_PART, "flow"]
+    return [changes[part] for part in order if part in changes]
 
 
 def _extra_keys(df: FileDataflow, part: str) -> tuple[str, ...]:
@@ -369,7 +444,10 @@ def make_plan(hook: FlowServiceHook, spec: SpecFile, *, prune: bool = False) -> 
     """The plan of ``spec`` against the service (reads only)."""
     plan = Plan()
     for i, df in enumerate(spec.dataflows):
-        plan.changes.extend(plan_dataflow(hook, df, f"dataflows[{i}]"))
+        try:
+            plan.changes.extend(plan_dataflow(hook, df, f"dataflows[{i}]"))
+        except FlowServiceConfigError as exc:  # e.g. a mapping that does not validate: name the file
+            raise FlowServiceConfigError(f"{spec.source}: {exc.message}") from exc
     if prune:
         keep = {c.id for c in plan.changes if c.id}
         plan.changes.extend(plan_prune(hook, spec, keep))

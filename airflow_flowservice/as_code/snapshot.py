@@ -1,5 +1,8 @@
 """Export existing dataflows to a dataflows-as-code file, such that planning that file shows no change.
 
+A flow's ``Mapping`` transformation becomes the dataflow's ``mapping`` section (the mapping set at the
+version the flow uses: output schema and mappings).
+
 Credentials are never exported: a base connection's auth becomes a reference to an Airflow
 connection (``credentials.conn_id``, by default ``flowservice_<base connection name>``) and a map of
 its auth params to that connection's fields, where the one secret of the auth spec goes to the
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_flowservice.as_code.spec_file import SpecFile, parse_spec
 from airflow_flowservice.dataflows.catalog import connection_spec
 from airflow_flowservice.exceptions import FlowServiceConfigError
-from airflow_flowservice.models import BaseConnection, EntityKind, Flow, SourceOrTargetConnection
+from airflow_flowservice.models import BaseConnection, EntityKind, Flow, MappingSet, SourceOrTargetConnection
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
@@ -83,6 +86,20 @@ def _schedule(flow: Flow) -> dict[str, Any] | None:
     }
 
 
+def _mapping(mapping_set: MappingSet) -> dict[str, Any]:
+    """A mapping set version as the file's ``mapping`` section."""
+    ref = mapping_set.output_schema.schema_ref if mapping_set.output_schema else None
+    schema: dict[str, Any] = {"id": ref.id if ref else None}
+    if ref is not None and ref.content_type:
+        schema["content_type"] = ref.content_type
+    mappings = []
+    for m in mapping_set.mappings:
+        item: dict[str, Any] = {"source_type": m.source_type, "source": m.source, "destination": m.destination}
+        item.update({k: v for k, v in (("name", m.name), ("description", m.description)) if v})
+        mappings.append(item)
+    return {"output_schema": schema, "mappings": mappings}
+
+
 def export_dataflow(hook: FlowServiceHook, flow_id: str, conn_ids: Mapping[str, str]) -> dict[str, Any]:
     """One dataflow of the file, read from the service (a flow with one source and one target connection)."""
     flow = hook.get_flow(flow_id)
@@ -124,10 +141,15 @@ def export_dataflow(hook: FlowServiceHook, flow_id: str, conn_ids: Mapping[str, 
             base_out["credentials"] = _credentials(hook, base, conn_ids)
         out["base_connection"] = base_out
     out.update(parts)
+    transformations = list(flow.transformations)
+    uses = flow.mapping
+    if uses is not None:  # the flow's mapping set, as the file's mapping section (plan compares it there)
+        out["mapping"] = _mapping(hook.get_mapping_set(uses[1], uses[2]))
+        del transformations[uses[0]]
     flow_out = _common(flow)
     flow_out["flow_spec_id"] = flow.flow_spec.id
-    if flow.transformations:
-        flow_out["transformations"] = flow.transformations
+    if transformations:
+        flow_out["transformations"] = transformations
     schedule = _schedule(flow)
     if schedule:
         flow_out["schedule_params"] = schedule

@@ -1,8 +1,9 @@
 """The dataflows-as-code file: YAML describing dataflows, validated by pydantic models.
 
 A file holds ``version: 1`` and a list of ``dataflows``; each names its base connection (optional),
-source and target connections and flow, with their specs, params, schedule and transformations,
-and whether it stays a ``draft``. Entities are matched to the service by name.
+source and target connections, mapping (optional: a Data Prep mapping set, its output schema and
+mappings) and flow, with their specs, params, schedule and transformations, and whether it stays a
+``draft``. Entities are matched to the service by name; the mapping set through its flow.
 
 Secrets never appear in the file: a base connection's credentials are a reference to an Airflow
 connection (``credentials: {conn_id: ..., fields: {auth param: connection field}}``), read when a
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.inputs import BaseConnectionInput, DataflowConfig
@@ -104,6 +105,12 @@ class SpecFile(BaseModel):
 
     version: Literal[1] = 1
     dataflows: list[FileDataflow] = Field(default_factory=list)
+    _source: str = PrivateAttr(default="<dict>")
+
+    @property
+    def source(self) -> str:
+        """Where the spec was read from (the file's path), for error messages."""
+        return self._source
 
     @model_validator(mode="after")
     def _unique(self) -> SpecFile:
@@ -124,9 +131,11 @@ def parse_spec(data: Any, source: str = "<dict>") -> SpecFile:
     if not isinstance(data, Mapping):
         raise FlowServiceConfigError(f"{source}: must be a mapping with 'version' and 'dataflows'")
     try:
-        return SpecFile.model_validate(data, context={"draft": True, "dataflow": True})
+        spec = SpecFile.model_validate(data, context={"draft": True, "dataflow": True})
     except ValidationError as exc:
         raise FlowServiceConfigError(f"{source}: {config_error(exc).message}") from None
+    spec._source = source
+    return spec
 
 
 def load_spec_file(path: str | Path) -> SpecFile:

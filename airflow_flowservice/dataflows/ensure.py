@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_flowservice.dataflows.catalog import check_draft_supported, connection_spec, flow_spec
 from airflow_flowservice.dataflows.credentials import check_auth
 from airflow_flowservice.exceptions import (
+    FlowServiceConfigError,
     FlowServiceEntityExistsError,
     FlowServiceServerError,
     FlowServiceTransportError,
 )
-from airflow_flowservice.models import Entity, EntityKind, Flow, SourceOrTargetConnection
+from airflow_flowservice.models import Entity, EntityKind, Flow, FlowSpec, SourceOrTargetConnection
+from airflow_flowservice.specs import MAPPING_TRANSFORMATION
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
@@ -176,13 +178,27 @@ def resolve_flow_spec_id(hook: FlowServiceHook, inp: FlowInput) -> str:
 
 
 def flow_checks(hook: FlowServiceHook, inp: FlowInput, spec_id: str, *, draft: bool) -> None:
-    """Before creating a flow as a draft: its flow spec allows drafts."""
-    if draft:
+    """Before creating a flow: its flow spec allows drafts (as a draft), and lists a ``Mapping``
+    transformation when the flow has one."""
+    if draft or inp.has_mapping:
         if inp.flow_spec_id is None:
             spec = flow_spec(hook, name=inp.flow_spec_name, field="flow_spec_name")
         else:
             spec = flow_spec(hook, spec_id=spec_id, field="flow_spec_id")
-        check_draft_supported(spec, "flow")
+        if draft:
+            check_draft_supported(spec, "flow")
+        if inp.has_mapping:
+            check_mapping_supported(spec, "transformations")
+
+
+def check_mapping_supported(spec: FlowSpec, field: str) -> None:
+    """Fail (config error on ``field``, if any) when the flow spec lists transformations but not ``Mapping``."""
+    from airflow_flowservice.inputs import no_mapping_message
+
+    names = spec.transformation_names
+    if names is not None and MAPPING_TRANSFORMATION not in names:
+        message = no_mapping_message(spec.id, spec.name)
+        raise FlowServiceConfigError(f"{field}: {message}" if field else message)
 
 
 def create_base_connection(

@@ -50,6 +50,10 @@ from airflow_flowservice.models import (
     EntityRef,
     Flow,
     FlowSpec,
+    MappingSet,
+    MappingSetRef,
+    MappingValidation,
+    PreviewRow,
     Run,
     SourceConnection,
     TargetConnection,
@@ -146,6 +150,7 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
         raise FlowServiceConfigError(
             f"Connection '{conn_id}' extra 'sandbox' is {sandbox!r}: sandbox names are all lower case."
         )
+    conversion = str(extra.get("conversion_url") or "").strip()
     return FlowServiceCredentials(
         client_id=client_id,
         client_secret=secret,
@@ -154,6 +159,8 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
         scopes=str(extra.get("scopes") or DEFAULT_SCOPES),
         ims_url=urls["ims_url"],
         api_url=urls["api_url"],
+        # Data Prep: default api_url's sibling (.../flowservice -> .../conversion), see conversion_url_for.
+        conversion_url=header_safe(conversion, "extra 'conversion_url'") if conversion else None,
         events_journal_url=journal_url_of(conn_id, extra),
     )
 
@@ -610,11 +617,136 @@ class FlowServiceHook(BaseHook):
             raise FlowServiceError(f"re-trigger of run {run_id} answered without a run id: {body!r}")
         return str(items[0]["id"])
 
+    # -- Data Prep: mapping sets (the Conversion Service) --------------------------------------
+    #
+    # Same token, headers, retries, error model and id checks as every Flow Service call: the requests
+    # go through the same client, to absolute URLs under the connection's conversion_url.
+
+    def _conversion(
+        self,
+        creds: FlowServiceCredentials,
+        method: str,
+        path: str,
+        *,
+        params: Sequence[tuple[str, str]] = (),
+        json: Any = None,
+        retry_safe: bool | None = None,
+    ) -> ApiRequest:
+        """A Conversion Service request (``path`` built with :func:`api_path`) under ``creds.conversion_url``."""
+        if not creds.conversion_url:
+            raise FlowServiceConfigError(
+                f"Connection '{self.flowservice_conn_id}' has no extra 'conversion_url', and its api_url "
+                f"{creds.api_url!r} does not end with /flowservice, so the Data Prep (Conversion Service) URL "
+                'cannot be derived: add "conversion_url": "https://platform.adobe.io/data/foundation/conversion" '
+                "(or your gateway's equivalent) to the extra."
+            )
+        return ApiRequest(method, creds.conversion_url.rstrip("/") + path, tuple(params), json, {}, retry_safe)
+
+    def _mapping_set_get(self, creds: FlowServiceCredentials, mapping_set_id: str, version: int | None) -> ApiRequest:
+        path = api_path("/mappingSets/{mapping_set_id}", mapping_set_id=mapping_set_id)
+        return self._conversion(creds, "GET", path, params=_version_param(version))
+
+    def _mapping_set_put(self, creds: FlowServiceCredentials, mapping_set_id: str, body: Any) -> ApiRequest:
+        path = api_path("/mappingSets/{mapping_set_id}", mapping_set_id=mapping_set_id)
+        # PUT makes a new version: not blindly re-sent on a 5xx (a retried task compares the latest version first).
+        return self._conversion(creds, "PUT", path, json=body, retry_safe=False)
+
+    def create_mapping_set(self, body: dict[str, Any]) -> MappingSetRef:
+        """``POST /mappingSets`` (``{outputSchema: {schemaRef}, mappings}``); returns ``{id, version: 0}``.
+
+        A create: never blindly re-sent on a 5xx or a connection broken after sending.
+        """
+        return MappingSetRef.model_validate(
+            self.client.send(self._conversion(self.credentials, "POST", "/mappingSets", json=body))
+        )
+
+    async def acreate_mapping_set(self, body: dict[str, Any]) -> MappingSetRef:
+        """Async :meth:`create_mapping_set`."""
+        client = await self.get_async_client()
+        req = self._conversion(await self.acredentials(), "POST", "/mappingSets", json=body)
+        return MappingSetRef.model_validate(await client.send(req))
+
+    def get_mapping_set(self, mapping_set_id: str, version: int | None = None) -> MappingSet:
+        """``GET /mappingSets/{id}`` (``?version=<n>`` for an older version; default the latest)."""
+        return MappingSet.model_validate(
+            self.client.send(self._mapping_set_get(self.credentials, mapping_set_id, version))
+        )
+
+    async def aget_mapping_set(self, mapping_set_id: str, version: int | None = None) -> MappingSet:
+        """Async :meth:`get_mapping_set`."""
+        client = await self.get_async_client()
+        req = self._mapping_set_get(await self.acredentials(), mapping_set_id, version)
+        return MappingSet.model_validate(await client.send(req))
+
+    def validate_mapping_set(self, body: dict[str, Any]) -> MappingValidation:
+        """``POST /mappingSets/validate``: one ``{status, errors}`` per mapping, in order (changes nothing)."""
+        req = self._conversion(self.credentials, "POST", "/mappingSets/validate", json=body, retry_safe=True)
+        return MappingValidation.model_validate(self.client.send(req))
+
+    async def avalidate_mapping_set(self, body: dict[str, Any]) -> MappingValidation:
+        """Async :meth:`validate_mapping_set`."""
+        client = await self.get_async_client()
+        req = self._conversion(await self.acredentials(), "POST", "/mappingSets/validate", json=body, retry_safe=True)
+        return MappingValidation.model_validate(await client.send(req))
+
+    def preview_mapping_set(self, body: dict[str, Any], rows: Sequence[Any]) -> list[PreviewRow]:
+        """``POST /mappingSets/preview``: ``rows`` (sample source records) mapped by the set ``body``."""
+        req = self._conversion(
+            self.credentials,
+            "POST",
+            "/mappingSets/preview",
+            json={"data": list(rows), "mappingSet": body},
+            retry_safe=True,
+        )
+        return _preview_rows(self.client.send(req))
+
+    async def apreview_mapping_set(self, body: dict[str, Any], rows: Sequence[Any]) -> list[PreviewRow]:
+        """Async :meth:`preview_mapping_set`."""
+        client = await self.get_async_client()
+        req = self._conversion(
+            await self.acredentials(),
+            "POST",
+            "/mappingSets/preview",
+            json={"data": list(rows), "mappingSet": body},
+            retry_safe=True,
+        )
+        return _preview_rows(await client.send(req))
+
+    def update_mapping_set(self, mapping_set_id: str, body: dict[str, Any]) -> MappingSet:
+        """``PUT /mappingSets/{id}``: replaces the set, which gets the next ``version``; returns the new version."""
+        return MappingSet.model_validate(
+            self.client.send(self._mapping_set_put(self.credentials, mapping_set_id, body))
+        )
+
+    async def aupdate_mapping_set(self, mapping_set_id: str, body: dict[str, Any]) -> MappingSet:
+        """Async :meth:`update_mapping_set`."""
+        client = await self.get_async_client()
+        req = self._mapping_set_put(await self.acredentials(), mapping_set_id, body)
+        return MappingSet.model_validate(await client.send(req))
+
     def _get_one(self, path: str, model: type[M], label: str, entity_id: str) -> M:
         items = unwrap_items(self.client.request("GET", path))
         if not items:
             raise FlowServiceNotFoundError(f"{label} {entity_id} was not found", status=404, method="GET", path=path)
         return model.model_validate(items[0])
+
+
+def _version_param(version: int | None) -> list[tuple[str, str]]:
+    if version is None:
+        return []
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise FlowServiceConfigError(f"mapping_version: must be a whole number >= 0 (got {version!r})")
+    return [("version", str(version))]
+
+
+def _preview_rows(body: Any) -> list[PreviewRow]:
+    """The rows of a preview answer.
+
+    The spec's PreviewResponse is one ``{data, errors}`` object; Adobe's mapping-set guide answers a list
+    of them, one per sample row: both are read.
+    """
+    items = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
+    return [PreviewRow.model_validate(item) for item in items if isinstance(item, dict)]
 
 
 def _explain_test_failure(exc: FlowServiceError) -> str:

@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; tests/unit/test_registry.py kee
     )
     from airflow_flowservice.operators.explore import FlowServiceExploreOperator
     from airflow_flowservice.operators.lifecycle import FlowServiceDeleteOperator, FlowServiceSetFlowStateOperator
+    from airflow_flowservice.operators.mapping import (
+        FlowServiceCreateMappingSetOperator,
+        FlowServicePreviewMappingOperator,
+    )
     from airflow_flowservice.operators.publish import FlowServicePublishOperator
     from airflow_flowservice.operators.runs import FlowServiceRetriggerRunOperator, FlowServiceTriggerRunOperator
     from airflow_flowservice.operators.update import FlowServiceUpdateOperator

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_flowservice.dataflows.ensure import EnsuredEntity
+    from airflow_flowservice.dataflows.mapping import MappingVersion
     from airflow_flowservice.inputs import DataflowConfig
     from airflow_flowservice.validation import IfExists
 
@@ -25,10 +26,16 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
     and target has its connection spec (the source for a cloud storage source; the target for a
     dataset export); the flow gets the new source and target ids. Each part follows ``if_exists``.
 
+    A ``mapping`` section (a Data Prep mapping set: the target dataset's XDM schema and the mappings
+    into it) is validated with the other checks, created after the target connection, and the flow
+    gets its ``Mapping`` transformation; the flow spec must list one (a config error before anything
+    is created). A flow reused by name keeps its mapping set when it maps the same way.
+
     Returns ``{"base_connection_id", "source_connection_id", "target_connection_id", "flow_id"}``
-    (``base_connection_id`` is ``None`` without a base connection), and pushes each of these XCom
-    keys as soon as the part exists. When a step fails, the error names the ids that already exist
-    (they are in XCom too); re-running with ``if_exists="reuse"`` finishes the job.
+    (``base_connection_id`` is ``None`` without a base connection; with a ``mapping``, also
+    ``"mapping_id"`` and ``"mapping_version"``), and pushes each of these XCom keys as soon as the part
+    exists. When a step fails, the error names the ids that already exist (they are in XCom too);
+    re-running with ``if_exists="reuse"`` finishes the job.
 
     """
 
@@ -46,12 +53,15 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
                 "target_connection": {"name": "ACME target",
                                       "connection_spec_id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c",
                                       "params": {"dataSetId": "..."}},
+                "mapping": {"output_schema": {"id": "https://ns.adobe.com/acme/schemas/5706..."},
+                            "mappings": [{"source_type": "ATTRIBUTE", "source": "first_name",
+                                          "destination": "person.name.firstName"}]},
                 "flow": {"name": "ACME dataflow", "flow_spec_name": "CloudStorageToAEP",
                          "schedule_params": {"start_time": 1700000000, "frequency": "once"}},
             }
 
         Each part takes the arguments of its single-entity operator (``params`` for a connection's
-        ``params`` block); see ``airflow_flowservice.inputs.DataflowConfig``."""
+        ``params`` block); ``mapping`` is optional; see ``airflow_flowservice.inputs.DataflowConfig``."""
     )
     draft: bool = argument(
         "create every part with ``mode=draft`` (each spec must support drafts).", False, templated=False
@@ -70,7 +80,7 @@ class FlowServiceCreateDataflowOperator(FlowServiceBaseOperator):
         templated=False,
     )
 
-    def execute(self, context: Context) -> dict[str, str | None]:
+    def execute(self, context: Context) -> dict[str, Any]:
         from airflow_flowservice.dataflows.credentials import auth_params_from_connection
         from airflow_flowservice.validation import check_if_exists
 
@@ -103,21 +113,35 @@ def create_dataflow_pushing_ids(
     draft: bool,
     if_exists: IfExists,
     auth_params: Mapping[str, Any] | None,
-) -> dict[str, str | None]:
+) -> dict[str, Any]:
     """Create (or reuse) the dataflow of ``cfg``, pushing each part's id to XCom as soon as it exists.
 
-    Returns ``{"base_connection_id", "source_connection_id", "target_connection_id", "flow_id"}``.
+    Returns ``{"base_connection_id", "source_connection_id", "target_connection_id", "flow_id"}``, and
+    ``"mapping_id"``, ``"mapping_version"`` when ``cfg`` has a mapping.
     """
     from airflow_flowservice.dataflows.create import DATAFLOW_KEYS, create_dataflow
 
     ti = context["ti"]
+    mapping: dict[str, Any] = {}
 
     def pushed(key: str, entity: EnsuredEntity) -> None:
         ti.xcom_push(key=key, value=entity.id)
 
+    def mapped(version: MappingVersion) -> None:
+        mapping.update(version.to_xcom())
+        for key, value in mapping.items():
+            ti.xcom_push(key=key, value=value)
+
     parts = create_dataflow(
-        task.hook, cfg, draft=draft, if_exists=if_exists, auth_params=auth_params, on_created=pushed
+        task.hook,
+        cfg,
+        draft=draft,
+        if_exists=if_exists,
+        auth_params=auth_params,
+        on_created=pushed,
+        on_mapping=mapped,
     )
-    ids: dict[str, str | None] = {key: (parts[key].id if key in parts else None) for key in DATAFLOW_KEYS}
+    ids: dict[str, Any] = {key: (parts[key].id if key in parts else None) for key in DATAFLOW_KEYS}
+    ids.update(mapping)
     task.log.info("Dataflow ready%s: %s", " (drafts)" if draft else "", ids)
     return ids

@@ -191,7 +191,7 @@ class FlowServiceDatasetExportOperator(FlowServiceBaseOperator):
             )
         return dest, target, schedule, _dataset_refs(self.dataset_ids)
 
-    def execute(self, context: Context) -> dict[str, str | None]:
+    def execute(self, context: Context) -> dict[str, Any]:
         from airflow_flowservice.dataflows.credentials import auth_params_from_connection
         from airflow_flowservice.operators.dataflow import create_dataflow_pushing_ids, validated_dataflow
         from airflow_flowservice.specs import DATA_LAKE_SOURCE_SPEC_ID

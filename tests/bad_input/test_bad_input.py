@@ -42,6 +42,11 @@ ZERO_LENGTH_FIX = (
 )
 
 
+SCHEMA = "https://ns.adobe.com/acme/schemas/570630b91eb9d5cf5db0436756abb110d02912917a67da2d"
+FIRST_NAME = "[{'source_type': 'ATTRIBUTE', 'source': 'first_name', 'destination': 'person.name.firstName'}]"
+S3_EXPORT_FLOW = "269ba276-16fc-47db-92b0-c1049a3c131f"
+MAILCHIMP = "c8ce8c8c-37fb-4162-9fbf-c2f181e04a7a"
+
 SEGMENT_RULE = (
     "use letters, digits, '-', '_', '.' or '~' only, at most 256 (no '/', '..', ',', spaces or control characters)"
 )
@@ -812,6 +817,109 @@ CASES: list[Case] = [
         "Connection 'fs_extra_number' extra is a JSON int, not an object: give a JSON object such"
         ' as {"org_id": "<ORG_ID>@AdobeOrg", "sandbox": "prod"}.',
     ),
+    # -- Data Prep mapping sets ---------------------------------------------------------------------------
+    Case(
+        "mapping_unknown_source_type",
+        "Mapping",
+        f"output_schema_id='{SCHEMA}', mappings=[{{'source_type': 'COLUMN', 'source': 'first_name', "
+        "'destination': 'person.name.firstName'}]",
+        "mappings[0].source_type: must be one of ATTRIBUTE, EXPRESSION, STATIC (got 'COLUMN')",
+    ),
+    Case(
+        "mapping_no_mappings",
+        "Mapping",
+        f"output_schema_id='{SCHEMA}', mappings=[]",
+        "mappings: must not be empty",
+    ),
+    Case(
+        "mapping_schema_not_an_id",
+        "Mapping",
+        f"output_schema_id='Customers', mappings={FIRST_NAME}",
+        f"output_schema_id: must be the XDM schema's $id, a URI such as '{SCHEMA}' (got 'Customers')",
+    ),
+    Case(
+        "mapping_destination_twice",
+        "Mapping",
+        f"output_schema_id='{SCHEMA}', mappings={FIRST_NAME} * 2",
+        "mappings: [0] and [1] both map to 'person.name.firstName'; a destination takes one mapping",
+    ),
+    Case(
+        "mapping_destination_with_space",
+        "Mapping",
+        f"output_schema_id='{SCHEMA}', mappings=[{{'source_type': 'ATTRIBUTE', 'source': 'first_name', "
+        "'destination': 'person.first name'}]",
+        "mappings[0].destination: must be an XDM field path of the output schema such as 'person.name.firstName' "
+        "(got 'person.first name')",
+    ),
+    Case(
+        "mapping_flow_id_traversal",
+        "Mapping",
+        f"output_schema_id='{SCHEMA}', mappings={FIRST_NAME}, flow_id='../flows/{FLOW}'",
+        f"flow_id: '../flows/{FLOW}' is not a Flow Service entity id: give its UUID, e.g. {SPEC_EXAMPLE}",
+    ),
+    Case(
+        "mapping_conversion_url_unknown",
+        "Mapping",
+        f"output_schema_id='{SCHEMA}', mappings={FIRST_NAME}, flowservice_conn_id='fs_api_url_elsewhere'",
+        "Connection 'fs_api_url_elsewhere' has no extra 'conversion_url', and its api_url "
+        "'http://127.0.0.1:9/flows' does not end with /flowservice, so the Data Prep (Conversion Service) URL "
+        'cannot be derived: add "conversion_url": "https://platform.adobe.io/data/foundation/conversion" (or '
+        "your gateway's equivalent) to the extra.",
+    ),
+    Case(
+        "preview_no_mapping_set",
+        "Preview",
+        "rows=[{'first_name': 'Ada'}]",
+        "mappings: give either mappings (with output_schema_id) or mapping_id (an existing mapping set)",
+    ),
+    Case(
+        "preview_too_many_rows",
+        "Preview",
+        f"rows=[{{'first_name': 'Ada'}}] * 101, output_schema_id='{SCHEMA}', mappings={FIRST_NAME}",
+        "rows: at most 100 sample rows can be previewed (got 101)",
+    ),
+    Case(
+        "preview_mapping_id_traversal",
+        "Preview",
+        "rows=[{'first_name': 'Ada'}], mapping_id='../flows'",
+        "mapping_id: '../flows' is not a mapping set id: give the 32-character id POST /mappingSets returned, "
+        "e.g. 'e7c80e4c0d8f4a98a7d400b4e178b635'",
+    ),
+    Case(
+        "dataflow_mapping_on_export_flow",
+        "Dataflow",
+        "config={**CSV_DATAFLOW, 'flow': {**CSV_DATAFLOW['flow'], 'flow_spec_name': None, "
+        f"'flow_spec_id': '{S3_EXPORT_FLOW}'}}}}",
+        f"config.mapping: the flow spec {S3_EXPORT_FLOW} (Amazon S3 dataset export) lists no Mapping transformation "
+        "(transformationSpecs), so its flows take no mapping set; remove the mapping, or use a flow spec that maps "
+        "data into a dataset (e.g. CloudStorageToAEP)",
+    ),
+    Case(
+        "dataflow_mapping_mailchimp",
+        "Dataflow",
+        "config={**CSV_DATAFLOW, 'source_connection': {**CSV_DATAFLOW['source_connection'], "
+        f"'connection_spec_id': '{MAILCHIMP}'}}}}",
+        "config.mapping: Data Prep is not supported for Mailchimp Campaign sources (Adobe's Mailchimp Campaign "
+        "source guide); remove the mapping",
+    ),
+    Case(
+        "dataflow_mapping_twice",
+        "Dataflow",
+        "config={**CSV_DATAFLOW, 'flow': {**CSV_DATAFLOW['flow'], 'transformations': [{'name': 'Mapping', "
+        "'params': {'mappingId': 'e7c80e4c0d8f4a98a7d400b4e178b635', 'mappingVersion': '0'}}]}}",
+        "config.mapping: flow.transformations already has a Mapping transformation; give the mapping in one place "
+        "(remove it from flow.transformations)",
+    ),
+    Case(
+        "flow_mapping_on_export_flow",
+        "Flow",
+        f"name='Export', flow_spec_id='{S3_EXPORT_FLOW}', source_connection_ids=['{FLOW}'], "
+        f"target_connection_ids=['{FLOW}'], {S3_SCHEDULE.replace('schedule=', 'schedule_params=')}, "
+        "transformations=[{'name': 'Mapping', 'params': {'mappingId': 'e7c80e4c0d8f4a98a7d400b4e178b635'}}]",
+        f"transformations: the flow spec {S3_EXPORT_FLOW} (Amazon S3 dataset export) lists no Mapping transformation "
+        "(transformationSpecs), so its flows take no mapping set; remove the mapping, or use a flow spec that maps "
+        "data into a dataset (e.g. CloudStorageToAEP)",
+    ),
     Case(
         "conn_api_url_non_ascii",
         "Delete",
@@ -832,13 +940,16 @@ import pendulum
 from airflow.sdk import DAG
 from airflow_flowservice.operators import (
     FlowServiceCreateBaseConnectionOperator as Base,
+    FlowServiceCreateDataflowOperator as Dataflow,
     FlowServiceCreateFlowOperator as Flow,
+    FlowServiceCreateMappingSetOperator as Mapping,
     FlowServiceCreateSourceConnectionOperator as Source,
     FlowServiceCreateTargetConnectionOperator as Target,
     FlowServiceDatasetExportOperator as Export,
     FlowServiceDeleteOperator as Delete,
     FlowServiceExploreOperator as Explore,
     FlowServiceListExportableDatasetsOperator as List,
+    FlowServicePreviewMappingOperator as Preview,
     FlowServicePublishOperator as Publish,
     FlowServiceRetriggerRunOperator as Retrigger,
     FlowServiceSetFlowStateOperator as SetState,
@@ -846,6 +957,17 @@ from airflow_flowservice.operators import (
     FlowServiceUpdateOperator as Update,
 )
 from airflow_flowservice.sensors import FlowServiceRunSensor as Sensor
+
+# A CSV file from S3 into the data lake with a mapping (the cases change one part of it).
+CSV_DATAFLOW = {{
+    "source_connection": {{"name": "customers.csv", "connection_spec_id": "ecadc60c-7455-4d87-84dc-2a0e293d997b",
+                          "data": {{"format": "delimited"}}, "params": {{"path": "/acme/customers.csv"}}}},
+    "target_connection": {{"name": "Customers", "connection_spec_id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c",
+                          "params": {{"dataSetId": "6155e3a9bd13651949515f14"}}}},
+    "mapping": {{"output_schema": "{schema}", "mappings": {first_name}}},
+    "flow": {{"name": "Customers", "flow_spec_name": "CloudStorageToAEP",
+             "schedule_params": {{"start_time": 1704067200, "frequency": "once"}}}},
+}}
 
 with DAG(
     "{dag_id}",
@@ -859,7 +981,7 @@ with DAG(
 
 def dag_source(dag_id: str, cases: list[Case]) -> str:
     """One DAG, one independent task per case (no dependencies between them)."""
-    lines = [HEADER.format(dag_id=dag_id)]
+    lines = [HEADER.format(dag_id=dag_id, schema=SCHEMA, first_name=FIRST_NAME)]
     for case in cases:
         sep = ", " if case.args else ""
         lines.append(f"    {case.operator}(task_id={case.id!r}{sep}{case.args})\n")
@@ -889,6 +1011,7 @@ def _connections(emu: FlowServiceEmulator) -> dict[str, str]:
         "AIRFLOW_CONN_FS_EXTRA_STRING": conn_raw_extra(emu, '"prod"'),
         "AIRFLOW_CONN_FS_EXTRA_NUMBER": conn_raw_extra(emu, "42"),
         "AIRFLOW_CONN_FS_API_URL_ACCENT": conn_json(emu, extra={"api_url": "http://127.0.0.1:9/ünïcode"}),
+        "AIRFLOW_CONN_FS_API_URL_ELSEWHERE": conn_json(emu, extra={"api_url": "http://127.0.0.1:9/flows"}),
     }
 
 

@@ -688,6 +688,60 @@ def test_dataflows_as_code_in_a_dag(flowservice_emulator: Any, credentials: dict
     ]
 
 
+# -- docs/mapping.md --------------------------------------------------------------------------------
+
+CUSTOMER_SCHEMA = "https://ns.adobe.com/acme/schemas/570630b91eb9d5cf5db0436756abb110d02912917a67da2d"
+
+
+def _flow_mapping(name: str) -> tuple[Any, Any]:
+    """The flow named ``name`` and the mapping set version its Mapping transformation names."""
+    from airflow_flowservice.kinds import EntityKind
+
+    (found,) = hook().find_entities_by_name(EntityKind.FLOW, name)
+    flow = hook().get_flow(found.id)
+    _, mapping_id, version = flow.mapping
+    return flow, hook().get_mapping_set(mapping_id, version)
+
+
+@runs("mapping-dag", "mapping-move-dag")
+def test_mapping_with_operators(
+    flowservice_emulator: Any, credentials: dict[str, str], monkeypatch: pytest.MonkeyPatch, write_block: Any
+) -> None:
+    run_dag_file(write_block("mapping-dag", "dags/customers_csv.py"), logical_date="2026-01-05")
+    flow, mapping_set = _flow_mapping("Customers from S3")
+    assert (mapping_set.version, mapping_set.output_schema_id, len(mapping_set.mappings)) == (0, CUSTOMER_SCHEMA, 5)
+    assert windows(flowservice_emulator) == [(JAN_4, JAN_5)]
+    monkeypatch.setenv("AIRFLOW_VAR_CUSTOMERS_FLOW", flow.id)
+    run_dag_file(write_block("mapping-move-dag", "dags/customers_move.py"))
+    moved, mapping_set = _flow_mapping("Customers from S3")
+    assert moved.mapping[1:] == (flow.mapping[1], 1)
+    assert [m.source for m in mapping_set.mappings] == ["first_name", "last_name", "silver"]
+
+
+@runs("mapping-file", "mapping-cli")
+def test_mapping_as_code(
+    flowservice_emulator: Any, credentials: dict[str, str], shell: Shell, tmp_path: Path, write_block: Any
+) -> None:
+    write_block("mapping-file", "customers.yaml")
+    env = user_env(tmp_path / "home", **flowservice_emulator.connection_env(), **credentials)
+    out = shell.run(block("mapping-cli").text, env=env, cwd=tmp_path).stdout
+    assert "+ create    customers-csv.mapping" in out and "~ update    customers-csv.mapping" in out
+    _, mapping_set = _flow_mapping("Customers from S3")
+    assert mapping_set.version == 1 and mapping_set.mappings[2].source == "lower(email)"
+
+
+@runs("mapping-hook")
+def test_mapping_hook(flowservice_emulator: Any, tmp_path: Path, write_block: Any) -> None:
+    env = user_env(tmp_path, **flowservice_emulator.connection_env())
+    printed = run_script(write_block("mapping-hook", "mapping_hook.py"), env=env, cwd=tmp_path)
+    out = [line for line in printed.splitlines() if "[warning" not in line]  # Airflow's log lines aside
+    assert out[0] == flowservice_emulator.base_url + "/data/foundation/conversion"
+    assert (
+        out[-1]
+        == "['SUCCESS'] 1 1 {'person': {'name': {'firstName': 'Ada'}}, '_acme': {'loyalty': {'tier': 'gold'}}} 1"
+    )
+
+
 # -- docs/bad-input.md: the rows checked when the DAG is parsed ----------------------------------
 
 

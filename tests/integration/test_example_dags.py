@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 CREDENTIALS = {
     "AIRFLOW_CONN_AEP_EXPORT_S3": {"conn_type": "aws", "login": "AKIAEXAMPLE", "password": "s3-secret-value"},
+    "AIRFLOW_CONN_ACME_S3": {"conn_type": "aws", "login": "AKIAACME", "password": "acme-s3-secret"},
     "AIRFLOW_CONN_AEP_BIGQUERY": {
         "conn_type": "generic",
         "login": "client",
@@ -42,6 +43,7 @@ def credentials(monkeypatch: Any) -> None:
         ("draft_and_publish.py", "draft_and_publish"),
         ("export_datasets.py", "export_datasets"),
         ("mailchimp_campaigns.py", "mailchimp_campaigns"),
+        ("csv_from_s3.py", "csv_from_s3"),  # its dataflows-as-code twin: tests/integration/test_mapping.py
     ],
 )
 def test_example_dag_runs_green(

@@ -20,12 +20,13 @@ from starlette.types import ASGIApp
 from .dependencies import error_response, request_id
 from .errors import EmulatorHTTPError, FlowServiceError
 from .gateway import GatewayMiddleware
-from .routers import auth, catalog, connections, control, events, explore, flows, runs
+from .routers import auth, catalog, connections, control, conversion, events, explore, flows, runs
 from .state import EmulatorState
 from .stores.auth import TokenAuthority
 from .stores.catalog import CatalogStore
 from .stores.connections import ConnectionStore
 from .stores.control import ControlStore
+from .stores.conversion import ConversionStore
 from .stores.events import EventStore
 from .stores.explore import ExploreStore
 from .stores.flows import FlowStore
@@ -43,6 +44,7 @@ class Stores:
     explore: ExploreStore
     flows: FlowStore
     runs: RunStore
+    conversion: ConversionStore
     events: EventStore
     control: ControlStore
 
@@ -57,15 +59,18 @@ def build_stores(
     token_ttl: float,
     run_timeline: tuple[float, float],
 ) -> Stores:
-    """Every store, wired: connections <- flows <- runs <- events (and the two ways back, through small protocols)."""
+    """Every store, wired: connections <- flows <- runs <- events, conversion (and the ways back, through small
+    protocols)."""
     auth_store = TokenAuthority(client_id, client_secret, org_id, token_ttl, state.clock)
     catalog_store = CatalogStore(state)
     connection_store = ConnectionStore(state, catalog_store)
     flow_store = FlowStore(state, catalog_store, connection_store)
     run_store = RunStore(state, flow_store, run_timeline)
+    conversion_store = ConversionStore(state, catalog_store)
     connection_store.users = flow_store  # which flows use a connection (delete is refused)
     flow_store.runs = run_store  # a flow's scheduled runs and lastRunDetails
     event_store = EventStore(state, run_store)  # the journals read the runs finished since they last asked
+    flow_store.mappings = conversion_store  # a flow's Mapping transformation names an existing set version
     return Stores(
         state=state,
         auth=auth_store,
@@ -74,6 +79,7 @@ def build_stores(
         explore=ExploreStore(catalog_store, connection_store),
         flows=flow_store,
         runs=run_store,
+        conversion=conversion_store,
         events=event_store,
         control=ControlStore(
             state,
@@ -82,6 +88,7 @@ def build_stores(
             connections=connection_store,
             flows=flow_store,
             runs=run_store,
+            conversion=conversion_store,
             events=event_store,
             sandbox=sandbox,
         ),
@@ -97,6 +104,7 @@ ROUTERS = (
     connections.router,
     explore.router,
     catalog.router,
+    conversion.router,
     auth.router,
     control.router,
 )

@@ -1,9 +1,11 @@
-"""Where the emulator serves: the Flow Service API base, the IMS token endpoint, the I/O Events journals
-and the admin endpoints."""
+"""Where the emulator serves: the Flow Service API base, the Conversion Service (Data Prep) base, the IMS token
+endpoint, the I/O Events journals and the admin endpoints."""
 
 from __future__ import annotations
 
 API_PREFIX = "/data/foundation/flowservice"
+#: The Conversion Service (Data Prep); its requests are logged and faulted with their full path.
+CONVERSION_PREFIX = "/data/foundation/conversion"
 IMS_PATH = "/ims/token/v3"
 ADMIN_PREFIX = "/_emulator"
 #: The I/O Events journals: ``/events/organizations/{consumerOrgId}/integrations/{integrationId}/{registrationId}``

@@ -73,6 +73,7 @@ class FlowServiceEmulator:
         self.faults = self.state.faults
         self.requests = self.state.requests
         self.catalog = self.stores.catalog
+        self.conversion = self.stores.conversion
         self.auth = self.stores.auth
         self.run_create_envelope = run_create_envelope
         self.app = build_app(self.stores)
@@ -323,9 +324,23 @@ class FlowServiceEmulator:
         now included, read or not)."""
         return self.stores.events.events(registration_id)
 
+    # ---- Data Prep: the XDM schemas mapping sets map into ---------------------------------------
+
+    def add_xdm_schema(
+        self, schema_id: str, fields: dict[str, str], title: str = "", datasets: list[str] | None = None
+    ) -> None:
+        """Add an XDM schema that mapping sets may map into: ``fields`` maps each field path to its JSON type,
+        e.g. ``{"person.name.firstName": "string"}`` (also ``POST /_emulator/schemas``). :meth:`reset` drops it."""
+        self.catalog.add_xdm_schema(schema_id, fields, title, datasets)
+
+    def xdm_fields(self, schema_id: str) -> dict[str, str]:
+        """The field paths (and JSON types) of an XDM schema the emulator knows; ``{}`` for an unknown one."""
+        schema = self.catalog.xdm_schema(schema_id)
+        return dict(schema.fields) if schema is not None else {}
+
     def reset(self) -> None:
-        """Drop all entities, runs, journal events and added registrations, fault and delivery rules, run
-        outcomes and the request log.
+        """Drop all entities, runs, mapping sets, journal events and added registrations, fault and delivery
+        rules, run outcomes and the request log (and the datasets and XDM schemas a test set).
 
         Keeps the catalog, the clock and the tokens already issued (clients keep their cached token).
         """

@@ -211,7 +211,7 @@ async def journal_control(kind: str, request: Request, control: Control) -> Resp
     return Response(status_code=204)
 
 
-# ---- tokens, datasets, reset, state ------------------------------------------------------------------
+# ---- tokens, datasets, XDM schemas, reset, state ------------------------------------------------------------------
 
 
 @router.post("/expire-tokens")
@@ -228,6 +228,28 @@ async def seed_datasets(request: Request, control: Control) -> Response:
     if isinstance(data, dict):
         data = data.get("datasets", [])
     control.catalog.seed_datasets(list(data))
+    return Response(status_code=204)
+
+
+@router.get("/schemas")
+async def list_xdm_schemas(control: Control) -> Response:
+    """The XDM schemas mapping sets may map into: ``{"schemas": [{id, title, fields, datasets}]}``."""
+    found = control.catalog.list_xdm_schemas()
+    return reply(
+        {"schemas": [{"id": s.id, "title": s.title, "fields": s.fields, "datasets": s.datasets} for s in found]}
+    )
+
+
+@router.post("/schemas")
+async def add_xdm_schema(request: Request, control: Control) -> Response:
+    """``{"id": <$id>, "fields": {<path>: <JSON type>}, "title"?, "datasets"?}``: a schema mapping sets may map into."""
+    data = await _body_of(request)
+    try:
+        control.catalog.add_xdm_schema(
+            str(data["id"]), dict(data["fields"]), str(data.get("title") or ""), data.get("datasets")
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        return reply({"error": f"need id and fields {{path: type}}: {exc}"}, 400)
     return Response(status_code=204)
 
 

@@ -1,9 +1,10 @@
-"""The catalog resource: connection specs, flow specs and the datasets a dataset export can list.
+"""The catalog resource: connection specs, flow specs, the datasets a dataset export can list, and the
+XDM schemas of the datasets (their field paths, which Data Prep mapping sets map into).
 
-The specs are fixed tables (``catalog_data.py``); the datasets can be replaced by a test
-(``emu.seed_datasets``). Other stores look specs up here (``connection_spec``, ``flow_spec``,
-``spec_ref``) and ask what a spec allows (``check_draft_mode``, ``requires_base_connection``,
-``table_based``).
+The specs are fixed tables (``catalog_data.py``, ``catalog_schemas.py``); the datasets can be replaced
+by a test (``emu.seed_datasets``), schemas added (``emu.add_xdm_schema``). Other stores look specs up
+here (``connection_spec``, ``flow_spec``, ``spec_ref``), ask what a spec allows (``check_draft_mode``,
+``requires_base_connection``, ``table_based``), and read schemas (``xdm_schema``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..errors import FlowServiceError, bad_request, draft_order, invalid_request
 from ..query import apply_query, parse_list_query
 from ..state import EmulatorState
 from .catalog_data import CONNECTION_SPECS, FLOW_SPECS, default_datasets
+from .catalog_schemas import XDM_TYPES, XdmSchema, default_schemas
 
 SPEC_KINDS = ("connectionSpecs", "flowSpecs")
 
@@ -46,6 +48,7 @@ class CatalogStore:
             "flowSpecs": [public_spec(s) for s in self.flow_specs.values()],
         }
         self.datasets: list[dict[str, Any]] = default_datasets()
+        self.xdm_schemas: dict[str, XdmSchema] = {s.id: s for s in default_schemas()}
 
     # ---- lookups for the other stores ------------------------------------------------------------
 
@@ -139,6 +142,37 @@ class CatalogStore:
     def reset(self) -> None:
         with self.state.lock:
             self.datasets = default_datasets()
+            self.xdm_schemas = {s.id: s for s in default_schemas()}
+
+    # ---- the XDM schemas of the datasets (what Data Prep maps into) --------------------------------
+
+    def xdm_schema(self, schema_id: str) -> XdmSchema | None:
+        """The schema of ``$id`` ``schema_id`` (a copy), ``None`` for one the catalog does not know."""
+        with self.state.lock:
+            found = self.xdm_schemas.get(schema_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def xdm_schema_of_dataset(self, dataset_id: str) -> XdmSchema | None:
+        """The schema a dataset follows (a copy), ``None`` for a dataset the catalog knows no schema of."""
+        with self.state.lock:
+            found = next((s for s in self.xdm_schemas.values() if dataset_id in s.datasets), None)
+            return copy.deepcopy(found) if found is not None else None
+
+    def list_xdm_schemas(self) -> list[XdmSchema]:
+        with self.state.lock:
+            return [copy.deepcopy(s) for _, s in sorted(self.xdm_schemas.items())]
+
+    def add_xdm_schema(
+        self, schema_id: str, fields: dict[str, str], title: str = "", datasets: list[str] | None = None
+    ) -> None:
+        """Add (or replace) a schema: ``fields`` maps each leaf path (``person.name.firstName``) to its JSON type."""
+        if not isinstance(schema_id, str) or "://" not in schema_id:
+            raise ValueError(f"schema_id must be a schema $id (a URI), got {schema_id!r}")
+        bad = {path: kind for path, kind in fields.items() if kind not in XDM_TYPES or not str(path).strip()}
+        if bad:
+            raise ValueError(f"fields must map field paths to one of {XDM_TYPES}; bad: {bad}")
+        with self.state.lock:
+            self.xdm_schemas[schema_id] = XdmSchema(schema_id, title or schema_id, dict(fields), list(datasets or []))
 
 
 def _bad(code: str, message: str) -> FlowServiceError:

@@ -13,6 +13,7 @@ from ..state import EmulatorState, SandboxKey
 from .auth import TokenAuthority
 from .catalog import CatalogStore
 from .connections import ConnectionStore
+from .conversion import ConversionStore
 from .events import EventStore
 from .flows import FlowStore
 from .runs import RunStore
@@ -30,6 +31,7 @@ class ControlStore:
         connections: ConnectionStore,
         flows: FlowStore,
         runs: RunStore,
+        conversion: ConversionStore,
         events: EventStore,
         sandbox: str,
     ) -> None:
@@ -39,6 +41,7 @@ class ControlStore:
         self.connections = connections
         self.flows = flows
         self.runs = runs
+        self.conversion = conversion
         self.events = events
         #: the sandbox of the control calls that name none: the one of ``emu.connection_uri()``
         self.sandbox = sandbox
@@ -47,10 +50,10 @@ class ControlStore:
         return (org_id or self.auth.org_id, sandbox or self.sandbox)
 
     def reset(self) -> None:
-        """Drop every entity, run, journal event and added registration, fault rule, run outcome and the request
-        log; keep the catalog, clock, tokens."""
+        """Drop every entity, run, mapping set, journal event and added registration, fault rule, run outcome,
+        the request log, and the datasets and XDM schemas a test set; keep the catalog's own, clock, tokens."""
         with self.state.lock:
-            for store in (self.catalog, self.connections, self.flows, self.runs, self.events):
+            for store in (self.catalog, self.connections, self.flows, self.runs, self.conversion, self.events):
                 store.reset()
             self.state.reset()
 

@@ -56,6 +56,19 @@ class FlowRuns(Protocol):
         ...
 
 
+class FlowMappings(Protocol):
+    """What the flows store asks of the conversion store (Data Prep)."""
+
+    def mapping_problem(self, key: SandboxKey, params: Any) -> str | None:
+        """Why a ``Mapping`` transformation's params name no existing mapping set version (``None``: they do)."""
+        ...
+
+
+class _NoMappings:
+    def mapping_problem(self, key: SandboxKey, params: Any) -> str | None:
+        return None
+
+
 class _NoRuns:
     def catch_up(self, key: SandboxKey) -> None:
         return None
@@ -65,6 +78,10 @@ class _NoRuns:
 
     def reschedule(self, key: SandboxKey, flow_id: str) -> None:
         return None
+
+
+def _is_mapping(transformation: dict[str, Any]) -> bool:
+    return str(transformation.get("name", "")).lower() == "mapping"
 
 
 def copy_delta_column(flow: Document) -> dict[str, Any] | None:
@@ -86,6 +103,7 @@ class FlowStore(EntityStore):
         self.catalog = catalog
         self.connections = connections
         self.runs: FlowRuns = _NoRuns()
+        self.mappings: FlowMappings = _NoMappings()
 
     # ---- what other stores may read --------------------------------------------------------------
 
@@ -184,6 +202,9 @@ class FlowStore(EntityStore):
                     raise mandatory_field(f"transformations[{i}].name")
                 if not isinstance(tr.get("params"), dict):
                     raise mandatory_field(f"transformations[{i}].params")
+                problem = self.mappings.mapping_problem(key, tr["params"]) if _is_mapping(tr) else None
+                if problem is not None:
+                    raise bad_request(f"transformations[{i}]: {problem}")
         sp = validate_schedule(flow_spec, flow.get("scheduleParams"), required=not draft)
         if sp is not None:
             flow["scheduleParams"] = sp
