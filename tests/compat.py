@@ -5,6 +5,8 @@ The same fallbacks as ``airflow_flowservice/_compat.py``, for test-only names.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow import __version__ as AIRFLOW_VERSION
 from airflow.providers.common.compat.sdk import get_listener_manager
 from packaging.version import Version
@@ -22,4 +24,24 @@ except ImportError:  # Airflow 3.0, 3.1
 # Airflow 3.0 drops the user info of an Asset URI (anything before "@" in the authority); 3.1+ only a password.
 AIRFLOW_V_3_1_PLUS = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.1.0")
 
-__all__ = ["AIRFLOW_V_3_1_PLUS", "DagBag", "deserialize", "get_listener_manager", "serialize"]
+
+class AssetEvents:
+    """A task's ``triggering_asset_events`` as Airflow hands it: looked up by subscript with the asset.
+
+    An ``Asset`` is not hashable on Airflow 3.0, so a ``{asset: events}`` dict only works on 3.1+; Airflow's
+    own accessor finds an asset by equality, as this does.
+    """
+
+    def __init__(self, asset: Any, events: list[Any]) -> None:
+        self._asset, self._events = asset, events
+
+    def __getitem__(self, asset: Any) -> list[Any]:
+        if asset == self._asset:
+            return self._events
+        raise KeyError(asset)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+__all__ = ["AIRFLOW_V_3_1_PLUS", "AssetEvents", "DagBag", "deserialize", "get_listener_manager", "serialize"]

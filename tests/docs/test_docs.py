@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from airflow_flowservice.testing.dags import run_dag_file
+from tests.compat import AssetEvents
 from tests.conditions import until
 from tests.docs.blocks import ROOT, Block, all_blocks, block
 from tests.docs.conftest import BIN, TIMEOUT, Shell, run_script, user_env
@@ -502,7 +503,7 @@ def test_events_dag_runs_once_per_finished_run(
         payload = asyncio.run(first_event())
     assert (payload["flow_id"], payload["status"], payload["metrics"]["records_read"]) == (flow_id, "success", 60)
     capsys.readouterr()
-    report.python_callable(triggering_asset_events={exports: [SimpleNamespace(extra={"payload": payload})]})
+    report.python_callable(triggering_asset_events=AssetEvents(exports, [SimpleNamespace(extra={"payload": payload})]))
     assert capsys.readouterr().out.splitlines() == [str(payload["metrics"])]
 
 
@@ -614,7 +615,7 @@ def test_deploying_failure_watch_alerts_on_failed_runs_only(
     assert (payload["flow_id"], payload["status"]) == (failing, "failed")
     capsys.readouterr()
     asset = assets[f"aep_failed_runs_{failing}"]
-    alert.python_callable(triggering_asset_events={asset: [SimpleNamespace(extra={"payload": payload})]})
+    alert.python_callable(triggering_asset_events=AssetEvents(asset, [SimpleNamespace(extra={"payload": payload})]))
     errors = payload["metrics"]["errors"]
     assert capsys.readouterr().out.splitlines() == [f"AEP run {payload['run_id']} of flow {failing} failed: {errors}"]
     assert errors, payload

@@ -21,6 +21,7 @@ from airflow_flowservice.runs.judge import run_metrics
 from airflow_flowservice.testing import FlowServiceEmulator
 from airflow_flowservice.testing.flows import create_table_flow
 from airflow_flowservice.triggers import FlowServiceRunEventTrigger
+from tests.compat import AssetEvents
 from tests.faults.conftest import ManualEmulator, Sleeps
 from tests.faults.event_helpers import (
     HOUR,
@@ -390,7 +391,7 @@ def test_scheduled_flow_runs_drive_the_example_consumer(
     assert [p["run_id"] for p in payloads] == new_runs(flow_id, earlier)  # one DAG run per finished run
     for payload in payloads:
         event = types.SimpleNamespace(extra={"from_trigger": True, "payload": payload})
-        metrics = consumer.python_callable(triggering_asset_events={asset: [event]})
+        metrics = consumer.python_callable(triggering_asset_events=AssetEvents(asset, [event]))
         assert metrics == [payload["metrics"]]
         assert metrics[0]["records_read"] == 60
 

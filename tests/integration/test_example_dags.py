@@ -9,6 +9,7 @@ from typing import Any
 import pendulum
 import pytest
 
+from tests.compat import AssetEvents
 from tests.conditions import until
 
 pytestmark = pytest.mark.integration
@@ -159,7 +160,7 @@ def test_failed_runs_alert_reports_each_failed_run_of_any_flow_once(
     assert [(p["flow_id"], p["status"], p["source"]) for p in payloads] == [(failing, "failed", "poll")]
     with caplog.at_level(logging.ERROR):
         alerts = alert.python_callable(
-            triggering_asset_events={asset: [SimpleNamespace(extra={"payload": payloads[0]})]}
+            triggering_asset_events=AssetEvents(asset, [SimpleNamespace(extra={"payload": payloads[0]})])
         )
     errors = payloads[0]["metrics"]["errors"]
     assert errors and alerts == [
