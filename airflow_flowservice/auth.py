@@ -34,6 +34,8 @@ class FlowServiceCredentials:
     """Everything needed to call Flow Service for one org and sandbox.
 
     ``client_secret`` is excluded from ``repr`` so it cannot leak through logs of this object.
+    ``ui_tenant`` is not sent to the API: it is the org's name in Experience Platform UI addresses
+    (``https://experience.adobe.com/#/@<ui_tenant>/...``), used in run links; ``None`` means the org id.
     """
 
     client_id: str
@@ -43,6 +45,7 @@ class FlowServiceCredentials:
     scopes: str = DEFAULT_SCOPES
     ims_url: str = DEFAULT_IMS_URL
     api_url: str = DEFAULT_API_URL
+    ui_tenant: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("client_id", "client_secret", "org_id", "sandbox", "ims_url", "api_url"):

@@ -55,7 +55,7 @@ def test_provider_info_declares_the_connection_type() -> None:
     (conn_type,) = info["connection-types"]
     assert conn_type["connection-type"] == "adobe_flowservice"
     assert conn_type["hook-class-name"] == "airflow_flowservice.hooks.flowservice.FlowServiceHook"
-    assert set(conn_type["conn-fields"]) == {"org_id", "sandbox", "scopes", "ims_url", "api_url"}
+    assert set(conn_type["conn-fields"]) == {"org_id", "sandbox", "scopes", "ims_url", "api_url", "ui_tenant"}
     assert FlowServiceHook.get_ui_field_behaviour()["relabeling"]["password"] == "Client secret"
 
 
