@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 DATA_LAKE_SOURCE_SPEC_ID = "23598e46-f560-407b-88d5-ea6207e49db0"
 DATA_LAKE_TARGET_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -194,3 +194,22 @@ MAILCHIMP_AUTH_METHODS = (
     ),
     AuthMethod("oAuth2RefreshCode", {"accessToken": "password"}, frozenset({"accessToken"})),
 )
+
+
+#: The flow specs of dataset exports (every destination of :data:`DESTINATIONS`).
+DESTINATION_FLOW_SPEC_IDS = frozenset(spec.flow_spec_id for spec in DESTINATIONS.values())
+
+
+def is_destination_flow(flow: Any) -> bool:
+    """Whether a flow (:class:`~airflow_flowservice.models.Flow`) is a destination dataflow (exports data).
+
+    Flow Service marks destination dataflows with ``inheritedAttributes.properties.isDestinationFlow``
+    (Adobe's destinations API reference); a flow without the mark is one if its flow spec is a dataset
+    export's.
+    """
+    inherited = getattr(flow, "inherited_attributes", None) or {}
+    properties = inherited.get("properties") if isinstance(inherited, dict) else None
+    if isinstance(properties, dict) and "isDestinationFlow" in properties:
+        return properties["isDestinationFlow"] is True
+    spec = getattr(flow, "flow_spec", None)
+    return getattr(spec, "id", None) in DESTINATION_FLOW_SPEC_IDS

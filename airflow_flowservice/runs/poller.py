@@ -265,7 +265,11 @@ class RunPoller:
             watch.heartbeat.status_changed()
         elif watch.heartbeat.due():
             creds = self._hook.credentials  # read when the async client was made: no sync call here
-            url = run_url(creds.org_id, creds.sandbox, head.flow_id, head.id) if head.flow_id else None
+            url = (
+                run_url(creds.org_id, creds.sandbox, head.flow_id, head.id, tenant=creds.ui_tenant)
+                if head.flow_id
+                else None
+            )
             watch.log.info("%s", heartbeat_message(head, watch.heartbeat.started, watch.end_time, url))
         if run_state(status) != "running":
             watch.end(polled)
