@@ -57,6 +57,8 @@ def test_airflow_gives_the_form_no_value_for_a_defaulted_field() -> None:
     from airflow.providers_manager import ProvidersManager
 
     widgets = ProvidersManager().connection_form_widgets
+    if "extra__adobe_flowservice__scopes" not in widgets:
+        pytest.skip("this Airflow does not build connection forms from provider info's conn-fields")
     for name in ("scopes", "ims_url", "api_url", "ui_tenant"):
         field = widgets[f"extra__adobe_flowservice__{name}"].field
         assert field["value"] is None, (name, field)
@@ -160,7 +162,10 @@ _MASKING_PROBE = textwrap.dedent(
         from airflow_flowservice._compat import mask_secret
         mask_secret("acme", "project")
         mask_secret("abc", "password")
-    from airflow.sdk._shared.secrets_masker import redact
+    try:
+        from airflow.sdk._shared.secrets_masker import redact
+    except ImportError:  # Airflow < 3.2
+        from airflow.sdk.execution_time.secrets_masker import redact
     print("redacted", redact("token a-long-secret-value"))
     """
 )
@@ -184,6 +189,8 @@ def _probe(mode: str) -> str:
 
 def test_airflow_warns_on_short_extras_and_the_provider_does_not_make_it() -> None:
     control = _probe("extra_dejson")
+    if "too short" not in control:
+        pytest.skip("this Airflow's masker does not warn about short values")
     assert "Skipping masking for a secret as it's too short" in control  # the sandbox "dev" does it
     for mode in ("hook", "auth_params"):
         assert "too short" not in _probe(mode), mode
