@@ -32,6 +32,10 @@ _check_airflow_version()
 from airflow_flowservice import registry  # noqa: E402  (after the version check: the registry imports nothing)
 
 CONN_TYPE = "adobe_flowservice"
+# The connection's defaults (the HTTP core's; auth.py imports nothing of Airflow, and nothing heavy).
+DEFAULT_SCOPES = "openid,session,AdobeID,read_organizations,additional_info.projectedProductContext"
+DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
+DEFAULT_API_URL = "https://platform.adobe.io/data/foundation/flowservice"
 DEFAULT_CONN_ID = "flowservice_default"
 INTEGRATION = "Adobe Experience Platform Flow Service"
 
@@ -90,23 +94,21 @@ def get_provider_info() -> dict[str, Any]:
                         "silent default to the production sandbox.",
                         "schema": {"type": "string", "minLength": 1},
                     },
+                    # Defaults are not values: a field without a "default" writes nothing into the extra, and an
+                    # extra without the key means the default (credentials_from_connection). Airflow 3.3's form
+                    # has no free placeholder for extra fields: "examples" shows the default as the one
+                    # suggestion of the field (with the placeholder "Start typing to see options").
                     "scopes": {
                         "label": "OAuth scopes",
-                        "description": "Comma-separated scopes for the client_credentials token.",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "default": "openid,session,AdobeID,read_organizations,"
-                            "additional_info.projectedProductContext",
-                        },
+                        "description": "Comma-separated scopes for the client_credentials token. Leave empty "
+                        f"for the default: {DEFAULT_SCOPES}.",
+                        "schema": {"type": ["string", "null"], "examples": [DEFAULT_SCOPES]},
                     },
                     "ims_url": {
                         "label": "IMS token URL",
-                        "description": "OAuth token endpoint. Point it at the bundled emulator for tests.",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "format": "url",
-                            "default": "https://ims-na1.adobelogin.com/ims/token/v3",
-                        },
+                        "description": "OAuth token endpoint; point it at the bundled emulator for tests. Leave "
+                        f"empty for the default: {DEFAULT_IMS_URL}.",
+                        "schema": {"type": ["string", "null"], "format": "url", "examples": [DEFAULT_IMS_URL]},
                     },
                     "events_journal_url": {
                         "label": "I/O Events journal URL",
@@ -117,12 +119,16 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "api_url": {
                         "label": "Flow Service base URL",
-                        "description": "Flow Service API base URL. Point it at the emulator for tests.",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "format": "url",
-                            "default": "https://platform.adobe.io/data/foundation/flowservice",
-                        },
+                        "description": "Flow Service API base URL; point it at the emulator for tests. Leave "
+                        f"empty for the default: {DEFAULT_API_URL}.",
+                        "schema": {"type": ["string", "null"], "format": "url", "examples": [DEFAULT_API_URL]},
+                    },
+                    "ui_tenant": {
+                        "label": "Experience Platform UI tenant",
+                        "description": "The name after '@' in your Experience Platform address "
+                        "(https://experience.adobe.com/#/@<tenant>/sname:<sandbox>/platform/home), used in "
+                        "the tasks' run links. Leave empty to use the IMS org id.",
+                        "schema": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9._-]*$"},
                     },
                     "conversion_url": {
                         "label": "Data Prep (Conversion Service) base URL",

@@ -8,8 +8,6 @@ is detected at run time, with a working fallback:
 feature                                since  fallback on older lines
 =====================================  =====  ==================================================
 ``BaseHook.aget_connection``           3.1    the sync ``get_connection`` in a worker thread
-``Connection.aextra_dejson``           3.3    the sync ``extra_dejson`` (3.0-3.2 mask extras
-                                              in process, without a supervisor round trip)
 ``airflow.sdk.log.amask_secret``       3.3    the sync ``mask_secret`` (3.0-3.2 add the mask in
                                               process and never block on the supervisor)
 task state store (``ResumableJobMixin``) 3.3  none needed: a retried try finds its run by window
@@ -64,31 +62,105 @@ __all__ = [
     "BaseSensorOperator",
     "Connection",
     "XCom",
-    "aextra_dejson",
+    "aconnection_extra",
     "aget_connection",
     "amask_secret",
     "conf",
+    "connection_extra",
     "dag_bag_of_file",
     "mask_secret",
+    "maskable",
+    "min_mask_length",
 ]
 
 
-def mask_secret(value: str, name: str | None = None) -> None:
-    """Register ``value`` with Airflow's secret masker (every supported line has the sync call)."""
+def min_mask_length() -> int:
+    """Airflow's ``[logging] min_length_masked_secret``: shorter values are never masked.
+
+    Airflow's masker checks the length of a value before its name: handed a shorter value, even one it
+    would not mask by name (a sandbox ``dev``), it masks nothing and logs a yellow ``Skipping masking for a
+    secret as it's too short`` in the task log. So nothing shorter is handed to it from here.
+    """
+    return conf.getint("logging", "min_length_masked_secret", fallback=5)
+
+
+def maskable(value: Any, minimum: int | None = None) -> Any:
+    """``value`` without the strings Airflow's masker would skip (and warn about): ``None`` when nothing is left.
+
+    Dicts keep their keys (the masker masks a value by its key's name), lists their items.
+    """
+    shortest = min_mask_length() if minimum is None else minimum
+    if isinstance(value, str):
+        return value if len(value) >= shortest else None
+    if isinstance(value, dict):
+        kept = {k: v for k, v in ((k, maskable(v, shortest)) for k, v in value.items()) if v is not None}
+        return kept or None
+    if isinstance(value, (list, tuple)):
+        items = [v for v in (maskable(v, shortest) for v in value) if v is not None]
+        return items or None
+    return None
+
+
+def mask_secret(value: Any, name: str | None = None) -> None:
+    """Register ``value`` with Airflow's secret masker (every supported line has the sync call).
+
+    Strings too short to be masked (:func:`min_mask_length`) are left out: Airflow would mask nothing and
+    log a warning in the task log.
+    """
     from airflow.sdk.log import mask_secret as _mask_secret
 
-    _mask_secret(value, name)
+    kept = maskable(value)
+    if kept is not None:
+        _mask_secret(kept, name)
 
 
-async def amask_secret(value: str, name: str | None = None) -> None:
-    """Register ``value`` with the masker without blocking the event loop (``amask_secret`` on 3.3+)."""
+async def amask_secret(value: Any, name: str | None = None) -> None:
+    """Register ``value`` with the masker without blocking the event loop (``amask_secret`` on 3.3+).
+
+    Leaves out what :func:`mask_secret` leaves out.
+    """
     from airflow.sdk import log
 
+    kept = maskable(value)
+    if kept is None:
+        return
     masker = getattr(log, "amask_secret", None)
     if masker is not None:
-        await masker(value, name)
+        await masker(kept, name)
     else:  # 3.0-3.2: the sync call only adds the mask in this process
-        log.mask_secret(value, name)
+        log.mask_secret(kept, name)
+
+
+def _parse_extra(conn: Connection) -> Any:
+    """The connection's extra, parsed (``{}`` when unset); a ``ValueError`` names what is wrong."""
+    import json
+
+    if not conn.extra:
+        return {}
+    try:
+        return json.loads(conn.extra)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"extra is not valid JSON ({exc})") from None
+
+
+def connection_extra(conn: Connection) -> Any:
+    """The connection's extras, each registered with the masker as ``extra_dejson`` does, minus its warning.
+
+    ``Connection.extra_dejson`` hands the whole dict to the masker, which warns about every value shorter
+    than :func:`min_mask_length` whatever its key (the sandbox ``dev`` of every Flow Service connection);
+    here those values are left out of the masker's hands (it would not mask them either). Raises
+    ``ValueError`` for an extra that is not JSON.
+    """
+    extra = _parse_extra(conn)
+    mask_secret(extra)
+    return extra
+
+
+async def aconnection_extra(conn: Connection) -> Any:
+    """:func:`connection_extra` without blocking the event loop (``aextra_dejson``'s masking on 3.3+)."""
+    extra = _parse_extra(conn)
+    await amask_secret(extra)
+    return extra
 
 
 async def aget_connection(hook: BaseHook, conn_id: str) -> Connection:
@@ -98,15 +170,6 @@ async def aget_connection(hook: BaseHook, conn_id: str) -> Connection:
         conn: Connection = await getter(conn_id)
         return conn
     return await asyncio.to_thread(hook.get_connection, conn_id)
-
-
-async def aextra_dejson(conn: Connection) -> dict[str, Any]:
-    """The connection's extras as a dict, read without blocking the event loop (``aextra_dejson`` on 3.3+)."""
-    reader = getattr(conn, "aextra_dejson", None)
-    if reader is not None:
-        extra: dict[str, Any] = await reader()
-        return extra
-    return dict(conn.extra_dejson)
 
 
 # A 3.3+ triggerer refuses a single-asset read when several assets share one trigger (triggers are

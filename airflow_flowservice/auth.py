@@ -45,6 +45,8 @@ class FlowServiceCredentials:
     """Everything needed to call Flow Service for one org and sandbox.
 
     ``client_secret`` is excluded from ``repr`` so it cannot leak through logs of this object.
+    ``ui_tenant`` is not sent to the API: it is the org's name in Experience Platform UI addresses
+    (``https://experience.adobe.com/#/@<ui_tenant>/...``), used in run links; ``None`` means the org id.
     """
 
     client_id: str
@@ -59,6 +61,8 @@ class FlowServiceCredentials:
     conversion_url: str | None = None
     #: An Adobe I/O Events registration's journal URL (flow-run notifications), or ``None``.
     events_journal_url: str | None = None
+    #: The Experience Platform UI tenant of the run links (``experience.adobe.com/#/@<tenant>``); default the org id.
+    ui_tenant: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("client_id", "client_secret", "org_id", "sandbox", "ims_url", "api_url"):

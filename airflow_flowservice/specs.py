@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 DATA_LAKE_SOURCE_SPEC_ID = "23598e46-f560-407b-88d5-ea6207e49db0"
 DATA_LAKE_TARGET_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -218,3 +218,18 @@ def flow_specs_without_mapping() -> dict[str, str]:
 
 #: Sources whose dataflows take no mapping: seed 004 (Mailchimp Campaign) says Data Prep does not support it.
 DATA_PREP_UNSUPPORTED_SOURCES: dict[str, str] = {MAILCHIMP_CAMPAIGN_SPEC_ID: "Mailchimp Campaign"}
+
+
+def is_destination_flow(flow: Any) -> bool:
+    """Whether a flow (:class:`~airflow_flowservice.models.Flow`) is a destination dataflow (exports data).
+
+    Flow Service marks destination dataflows with ``inheritedAttributes.properties.isDestinationFlow``
+    (Adobe's destinations API reference); a flow without the mark is one if its flow spec is a dataset
+    export's.
+    """
+    inherited = getattr(flow, "inherited_attributes", None) or {}
+    properties = inherited.get("properties") if isinstance(inherited, dict) else None
+    if isinstance(properties, dict) and "isDestinationFlow" in properties:
+        return properties["isDestinationFlow"] is True
+    spec = getattr(flow, "flow_spec", None)
+    return getattr(spec, "id", None) in EXPORT_FLOW_SPEC_IDS

@@ -12,7 +12,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from airflow_flowservice.exceptions import FlowServiceConfigError
@@ -127,6 +127,16 @@ def validate_input(
 
 
 # -- scalar checks ------------------------------------------------------------------------------------
+
+
+def iso_utc(seconds: int | float) -> str:
+    """Epoch seconds as ISO 8601 in UTC, to the second: ``2026-12-07T09:26:48Z``."""
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_instant(seconds: int | float) -> str:
+    """An instant as a person reads it, with the epoch seconds code needs: ``2026-12-07T09:26:48Z (1796635608)``."""
+    return f"{iso_utc(seconds)} ({int(seconds)})"
 
 
 def to_epoch_seconds(value: Any) -> int:

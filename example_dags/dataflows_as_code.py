@@ -6,7 +6,7 @@ make the sandbox match it.
    and pushed to XCom without changing anything;
 2. apply: the same plan, carried out in dependency order (PATCH with If-Match; an entity edited
    since the plan fails the task with "changed since plan, plan again");
-3. report the ids of every dataflow of the file.
+3. log the ids of every dataflow of the file, and return them.
 
 The file holds the Mailchimp campaign dataflow of ``mailchimp_campaigns.py`` and the S3 dataset
 export of ``export_datasets.py``. It holds no secret: the credentials are read from the Airflow
@@ -22,16 +22,26 @@ Against the bundled emulator::
                                     "login": "acme", "password": "..."}'
     export AIRFLOW_CONN_AEP_EXPORT_S3='{"conn_type": "aws", "login": "AKIA...", "password": "..."}'
     airflow dags test dataflows_as_code
+
+What each component needs: ``dataflows.yaml`` next to this file and the connections
+``flowservice_default``, ``mailchimp`` and ``aep_export_s3`` on the **workers** (the plan and apply
+tasks read them; the dag-processor only parses this file, and nothing waits in the triggerer); a
+missing one fails the plan task, naming it. Unpause the DAG to run it from the UI or the REST API
+(Airflow creates DAGs paused; a paused DAG's runs stay queued). No task starts a run, so no pool is
+needed.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
 
 from airflow_flowservice.operators import FlowServiceApplyOperator
+
+log = logging.getLogger(__name__)
 
 with DAG(
     dag_id="dataflows_as_code",
@@ -45,10 +55,13 @@ with DAG(
     apply = FlowServiceApplyOperator(task_id="apply", spec="dataflows.yaml")
 
     @task
-    def report(result: dict[str, Any]) -> None:
-        print("Plan:", result["plan"]["counts"])
+    def report(result: dict[str, Any]) -> dict[str, Any]:
+        """Log what the apply did and the ids of every dataflow of the file; return the ids."""
+        log.info("Plan: %s", result["plan"]["counts"])
         for dataflow, ids in result["ids"].items():
-            print(f"{dataflow}: {ids}")
+            log.info("%s: %s", dataflow, ids)
+        ids: dict[str, Any] = result["ids"]
+        return ids
 
     plan >> apply
     report(apply.output)  # type: ignore[arg-type]

@@ -4,7 +4,8 @@ The dataflow is CloudStorageToAEP-style: an Amazon S3 base connection (the "Assu
 method, whose only param, the role ARN, is not a secret) and source connection, a data lake target
 connection (``c604ff05-7f1a-43c0-8e18-33bf874cb11c``) and a flow whose spec is looked up by name
 (``CloudStorageToAEP``). Every part is created with ``mode=draft``, read back and logged, then
-published in dependency order (base connection -> source and target -> flow); the ids are printed.
+published in dependency order (base connection -> source and target -> flow); the ids are logged and
+returned.
 Re-running the DAG reuses the entities (``if_exists="reuse"``) and publishes only what is still a
 draft, so a run that failed part-way is finished by the next one.
 
@@ -18,10 +19,16 @@ Run it against the bundled emulator (no Adobe account needed)::
     export AIRFLOW_CONN_FLOWSERVICE_DEFAULT='<the printed URI>'
     export AIRFLOW_HOME=$(mktemp -d) AIRFLOW__CORE__DAGS_FOLDER=$PWD/example_dags AIRFLOW__CORE__LOAD_EXAMPLES=False
     airflow db migrate && airflow dags test draft_and_publish
+
+What each component needs: the connection ``flowservice_default`` on the **workers** (every task reads
+it; a missing one fails the first task, naming it), and the DAG **unpaused** to run it from the UI or
+the REST API (Airflow creates DAGs paused; a paused DAG's runs stay queued). Nothing here waits in the
+triggerer, and no task starts a run (so no pool is needed).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pendulum
@@ -29,6 +36,8 @@ from airflow.sdk import DAG, Param, task
 
 from airflow_flowservice.operators import FlowServiceCreateDataflowOperator, FlowServicePublishOperator
 from airflow_flowservice.specs import AMAZON_S3_SOURCE_SPEC_ID, DATA_LAKE_TARGET_SPEC_ID
+
+log = logging.getLogger(__name__)
 
 with DAG(
     dag_id="draft_and_publish",
@@ -94,18 +103,19 @@ with DAG(
             if entity_id:
                 entity = hook.get_entity(kinds[key], entity_id)
                 states[key] = entity.state
-                print(f"{kinds[key].label:<18} {entity.id}  state={entity.state}  name={entity.name!r}")
+                log.info("%-18s %s  state=%s  name=%r", kinds[key].label, entity.id, entity.state, entity.name)
         return states
 
     publish = FlowServicePublishOperator(task_id="publish", flow_id=create_drafts.output["flow_id"])
 
     @task
-    def print_ids(ids: dict[str, str | None], published: dict[str, Any]) -> None:
-        """Print the dataflow's ids and what the publish step did."""
+    def report_ids(ids: dict[str, str | None], published: dict[str, Any]) -> dict[str, Any]:
+        """Log the dataflow's ids and what the publish step did; return both for later tasks."""
         for key, entity_id in ids.items():
-            print(f"{key} = {entity_id}")
-        print(f"published now: {published['published']}; already published: {published['already_published']}")
+            log.info("%s = %s", key, entity_id)
+        log.info("published now: %s; already published: %s", published["published"], published["already_published"])
+        return {"ids": ids, "published": published["published"], "already_published": published["already_published"]}
 
     states = inspect(create_drafts.output)
     states >> publish
-    print_ids(create_drafts.output, publish.output)
+    report_ids(create_drafts.output, publish.output)

@@ -7,7 +7,7 @@ Export Experience Platform datasets to cloud storage (seed 003), then wait for t
    password = secret key), the target connection (bucket, folder, PARQUET + GZIP) and the export
    flow, every 3 hours from the DAG run's data interval end;
 3. wait (deferred) for the flow's first run from then on and judge it by its metrics;
-4. print the ids and the metrics.
+4. log the ids and the metrics, and return them.
 
 Any of the six destinations works the same way: change ``destination`` and ``target`` (see
 ``airflow_flowservice.specs.DESTINATIONS``). Against the bundled emulator::
@@ -15,10 +15,24 @@ Any of the six destinations works the same way: change ``destination`` and ``tar
     python -m airflow_flowservice.testing.emulator --port 8081   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
     export AIRFLOW_CONN_AEP_EXPORT_S3='{"conn_type": "aws", "login": "AKIA...", "password": "..."}'
     airflow dags test export_datasets
+
+What each component needs:
+
+- the connections ``flowservice_default`` and ``aep_export_s3`` on the **workers** (the export task
+  reads both), and ``flowservice_default`` on the **triggerer** (the deferred wait). A missing one
+  fails the task that reads it, naming the connection;
+- a **logical date** on each DAG run: the schedule starts at the run's data interval end. A run
+  triggered without one (the REST API's and the UI's default in Airflow 3) has no data interval, and
+  the export task fails at once saying so;
+- the DAG **unpaused** (Airflow creates DAGs paused; a paused DAG's runs stay queued).
+
+No task here starts a run (Adobe's schedule does), so the one-slot pool that the run operator
+advises (``docs/runs.md``) has nothing to serialize here.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pendulum
@@ -26,6 +40,8 @@ from airflow.sdk import DAG, task
 
 from airflow_flowservice.operators import FlowServiceDatasetExportOperator, FlowServiceListExportableDatasetsOperator
 from airflow_flowservice.sensors import FlowServiceRunSensor
+
+log = logging.getLogger(__name__)
 
 with DAG(
     dag_id="export_datasets",
@@ -63,11 +79,18 @@ with DAG(
     )
 
     @task
-    def report(ids: dict[str, Any], metrics: dict[str, Any]) -> None:
-        print("Export dataflow:", ids)
-        print(
-            f"Export run {metrics['run_id']} {metrics['status']}: {metrics['records_read']} records read, "
-            f"{metrics['records_written']} written, {metrics['files_written']} files, {metrics['bytes_written']} bytes"
+    def report(ids: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+        """Log the export dataflow's ids and its first run; return both for later tasks."""
+        log.info("Export dataflow: %s", ids)
+        log.info(
+            "Export run %s %s: %s records read, %s written, %s files, %s bytes",
+            metrics["run_id"],
+            metrics["status"],
+            metrics["records_read"],
+            metrics["records_written"],
+            metrics["files_written"],
+            metrics["bytes_written"],
         )
+        return {"flow_id": ids["flow_id"], "run_id": metrics["run_id"], "status": metrics["status"]}
 
     report(export.output, wait.output["metrics"])  # type: ignore[arg-type]

@@ -24,9 +24,27 @@ Against the bundled emulator::
 ``airflow backfill create`` only records the backfill: its DAG runs execute when a scheduler, a
 dag-processor, a triggerer (the ingest task defers) and an api-server (Airflow 3 workers talk to it)
 are running.
+
+What each component needs:
+
+- the connections ``flowservice_default`` and ``aep_bigquery`` on the **workers** (``ensure_dataflow``
+  reads both, ``ingest_window`` starts the run), and ``flowservice_default`` on the **triggerer** (it
+  waits on the run). A missing one fails the task that reads it, naming the connection;
+- the pool ``flowservice_orders`` of **one slot**, in the metadata DB the **scheduler** reads: every task
+  that starts this flow's runs takes it, so two DAG runs of one window (a manual run beside the
+  scheduled one) cannot both start a run (``docs/runs.md``, "Two tasks starting the same window at
+  the same moment"). Create it before unpausing the DAG; without it the scheduler never queues
+  ``ingest_window`` (its log says "Tasks using non-existent pool"). ``airflow dags test`` bypasses pools::
+
+      airflow pools set flowservice_orders 1 "one start at a time for the orders flow"
+
+- the DAG **unpaused** (Airflow creates DAGs paused): then it catches up every day since ``START``.
 """
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
@@ -36,6 +54,10 @@ from airflow_flowservice.operators import FlowServiceCreateDataflowOperator, Flo
 from airflow_flowservice.specs import CRM_TO_AEP_FLOW_SPEC_ID, DATA_LAKE_TARGET_SPEC_ID, GOOGLE_BIGQUERY_SPEC_ID
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
+#: The pool of one slot shared by every task that starts this flow's runs (create it: see above).
+POOL = "flowservice_orders"
+
+log = logging.getLogger(__name__)
 
 with DAG(
     dag_id="incremental_ingest",
@@ -98,13 +120,24 @@ with DAG(
         deferrable=True,
         poll_interval=2,
         max_failed_ratio=0.01,
+        pool=POOL,  # one slot: one start at a time for this flow (the wait, deferred, holds no slot)
     )
 
     @task
-    def report(metrics: dict) -> None:  # type: ignore[type-arg]
-        print(
-            f"Window {metrics['window_start']}..{metrics['window_end']}: run {metrics['run_id']} "
-            f"{metrics['status']}, {metrics['records_written']} records written, {metrics['records_failed']} failed"
+    def report(metrics: dict[str, Any]) -> dict[str, Any]:
+        """Log the window's run and what it ingested; return the run id and counts for later tasks."""
+        start, end = metrics["window_start"], metrics["window_end"]  # epoch seconds
+        log.info(
+            "Window %s..%s (%s..%s): run %s %s, %s records written, %s failed",
+            pendulum.from_timestamp(start).to_iso8601_string(),
+            pendulum.from_timestamp(end).to_iso8601_string(),
+            start,
+            end,
+            metrics["run_id"],
+            metrics["status"],
+            metrics["records_written"],
+            metrics["records_failed"],
         )
+        return {key: metrics[key] for key in ("run_id", "status", "records_written", "records_failed")}
 
     report(ingest.output["metrics"])  # type: ignore[arg-type]

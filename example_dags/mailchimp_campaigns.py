@@ -19,10 +19,23 @@ Against the bundled emulator::
     export AIRFLOW_CONN_MAILCHIMP='{"conn_type": "http", "host": "https://us6.api.mailchimp.com/3.0/",
                                     "login": "acme", "password": "..."}'
     airflow dags test mailchimp_campaigns
+
+What each component needs:
+
+- the connections ``flowservice_default`` and ``mailchimp`` on the **workers** (the account task reads
+  both), and ``flowservice_default`` on the **triggerer** (the deferred wait). A missing one fails the
+  task that reads it, naming the connection;
+- a **logical date** on each DAG run (the flow starts at the run's data interval end; a run triggered
+  without one has no data interval, and the flow task fails at once saying so);
+- the DAG **unpaused** (Airflow creates DAGs paused; a paused DAG's runs stay queued).
+
+No task here starts a run (the flow's schedule does), so the one-slot pool that the run operator
+advises (``docs/runs.md``) has nothing to serialize here.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pendulum
@@ -40,7 +53,7 @@ from airflow_flowservice.operators import (
 from airflow_flowservice.sensors import FlowServiceRunSensor
 from airflow_flowservice.specs import DATA_LAKE_TARGET_SPEC_ID, MAILCHIMP_CAMPAIGN_SPEC_ID, MAILCHIMP_FLOW_SPEC_ID
 
-# Spec ids as literals (airflow_flowservice.specs has them too, but it is heavier to import at parse time).
+log = logging.getLogger(__name__)
 
 CAMPAIGN_ID = "c66a200cda"
 AUTH = "Basic Authentication"  # or "oAuth2RefreshCode"
@@ -132,12 +145,18 @@ with DAG(
     )
 
     @task
-    def report(preview: dict[str, Any], metrics: dict[str, Any]) -> None:
-        print(f"Preview: {preview['row_count']} rows, columns {[c['name'] for c in preview['columns']]}")
-        print(
-            f"First run {metrics['run_id']} {metrics['status']}: {metrics['records_read']} read, "
-            f"{metrics['records_written']} written, {metrics['records_failed']} failed"
+    def report(preview: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+        """Log the preview's shape and the first run; return the run id, its status and counts."""
+        log.info("Preview: %s rows, columns %s", preview["row_count"], [c["name"] for c in preview["columns"]])
+        log.info(
+            "First run %s %s: %s read, %s written, %s failed",
+            metrics["run_id"],
+            metrics["status"],
+            metrics["records_read"],
+            metrics["records_written"],
+            metrics["records_failed"],
         )
+        return {key: metrics[key] for key in ("run_id", "status", "records_read", "records_written", "records_failed")}
 
     account >> preview >> source
     [source, target] >> flow >> wait >> hourly >> cleanup_requested() >> delete  # type: ignore[arg-type]

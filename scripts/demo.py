@@ -136,6 +136,14 @@ def report(say: Any, hook: Any, emu: Any) -> None:
     say(f"\n{len(calls)} Flow Service calls and {len(tokens)} token calls in all.")
 
 
+def _export_flow_id(hook: Any) -> str:
+    """The id of a dataset-export flow of the sandbox (dataflows.yaml holds one)."""
+    from airflow_flowservice.models import EntityKind
+    from airflow_flowservice.specs import is_destination_flow
+
+    return next(flow.id for flow in hook.iter_entities(EntityKind.FLOW) if is_destination_flow(flow))
+
+
 def event_trigger(say: Any, emu: Any, hours: int = 3) -> bool:
     """The triggerer's part of ``on_export_finished.py``, in this process: one event per finished run.
 
@@ -214,12 +222,22 @@ def run_demo(say: Any) -> list[str]:
         say(f"Flow Service emulator on {emu.base_url} (no Adobe account involved)")
         if not dataflows_as_code(say):
             failures.append("dataflows as code (plan, apply, plan)")
+        # on_export_finished.py watches the export flow named by this variable (an import error without it):
+        # the S3 export flow dataflows.yaml just created.
+        os.environ.setdefault("FLOWSERVICE_EXPORT_FLOW_ID", _export_flow_id(FlowServiceHook()))
         bag = DagBag(str(EXAMPLES))
         if bag.import_errors:
             for path, error in bag.import_errors.items():
                 say(f"IMPORT ERROR {path}: {error}")
             return ["import errors"]
-        steps = [(dag_id, d) for dag_id in sorted(bag.dags) for d in _logical_dates(bag.dags[dag_id])]
+        # A DAG scheduled on asset events runs when a triggerer reports one: the event step below shows that part.
+        by_events = {
+            dag_id for dag_id, dag in bag.dags.items() if type(dag.timetable).__name__ == "AssetTriggeredTimetable"
+        }
+        for dag_id in sorted(by_events):
+            say(f"DAG {dag_id}: scheduled by asset events (its watcher: the event step below)")
+        runnable = sorted(set(bag.dags) - by_events)
+        steps = [(dag_id, d) for dag_id in runnable for d in _logical_dates(bag.dags[dag_id])]
         for number, (dag_id, logical_date) in enumerate(steps, start=1):
             started = time.monotonic()
             run = bag.dags[dag_id].test(logical_date=logical_date)

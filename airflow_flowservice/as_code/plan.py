@@ -148,12 +148,22 @@ class Plan:
                     lines.append("      POST /mappingSets (version 0)")
             elif c.action == "update":
                 lines.append(f"      If-Match: {c.etag}")
-                lines.extend(f"      {json.dumps(op, sort_keys=True)}" for op in c.ops)
+                lines.extend(f"      {json.dumps(op, sort_keys=True)}{_when(op)}" for op in c.ops)
             lines.extend(f"      because {r}" for r in c.reasons)
         counts = self.counts()
         summary = ", ".join(f"{counts.get(a, 0)} to {a}" for a in ("create", "update", "replace", "publish", "delete"))
         lines.append(f"Plan: {summary}." if self.has_changes else "No changes: the service matches the file.")
         return "\n".join(lines)
+
+
+def _when(op: dict[str, Any]) -> str:
+    """After a JSON Patch operation setting a schedule's ``startTime`` (epoch seconds): the date it means."""
+    from airflow_flowservice.validation import iso_utc
+
+    value = op.get("value")
+    if str(op.get("path", "")).endswith("/startTime") and str(value).strip().isdigit():
+        return f"  ({iso_utc(int(str(value).strip()))})"
+    return ""
 
 
 # -- comparing ----------------------------------------------------------------------------------------

@@ -84,10 +84,18 @@ def auth_params_from_connection(
         ``port`` or ``extra.<key>``, e.g. ``{"userid": "login", "password": "password",
         "host": "extra.endpoint"}``. Default: :data:`DEFAULT_AUTH_FIELDS` plus every extra key.
     :param field: the operator argument that named the connection, for error messages.
-    Every value but the login and the host is registered with Airflow's secret masker.
+    Every value but the login and the host is registered with Airflow's secret masker (but those too short
+    for it to mask, :func:`~airflow_flowservice._compat.mask_secret`).
     """
+    from airflow_flowservice._compat import connection_extra
+
     conn = hook.defined_connection(conn_id, field)
-    extra = conn.extra_dejson
+    try:
+        extra = connection_extra(conn)  # masked as extra_dejson masks it, without the "too short" warning
+    except ValueError as exc:
+        raise FlowServiceConfigError(f"{field}: connection {conn_id!r} {exc}; give a JSON object") from None
+    if not isinstance(extra, dict):
+        raise FlowServiceConfigError(f"{field}: connection {conn_id!r} extra is not a JSON object; give one")
     if fields is None:
         params: dict[str, Any] = {name: getattr(conn, src) for name, src in DEFAULT_AUTH_FIELDS.items()}
         params = {k: v for k, v in params.items() if v not in (None, "")}

@@ -15,9 +15,10 @@ from airflow_flowservice import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_flowservice._compat import (
     AirflowNotFoundException,
     BaseHook,
-    aextra_dejson,
+    aconnection_extra,
     aget_connection,
     amask_secret,
+    connection_extra,
     mask_secret,
 )
 from airflow_flowservice.auth import DEFAULT_API_URL, DEFAULT_IMS_URL, DEFAULT_SCOPES, FlowServiceCredentials
@@ -102,10 +103,16 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
     """Read and check an ``adobe_flowservice`` connection; errors name the connection and the field.
 
     ``extra``: the connection's extras when already read (the async path reads them without
-    blocking the event loop); default ``conn.extra_dejson``.
+    blocking the event loop); default: read from ``conn`` (:func:`~airflow_flowservice._compat.connection_extra`:
+    masked as ``extra_dejson`` masks them, without its "too short to mask" warning for the sandbox).
+
+    An extra without ``scopes``, ``ims_url`` or ``api_url`` means their defaults (the connection form
+    shows them as suggestions, and writes none of them); ``ui_tenant`` (optional) is the org's name in
+    Experience Platform UI addresses, used in run links (default: the org id).
     """
     conn_id = conn.conn_id
-    extra = conn.extra_dejson if extra is None else extra
+    if extra is None:
+        extra = _read_extra(conn)
     if not isinstance(extra, dict):
         raise FlowServiceConfigError(
             f"Connection '{conn_id}' extra is a JSON {type(extra).__name__}, not an object: give a JSON object "
@@ -162,6 +169,7 @@ def credentials_from_connection(conn: Connection, extra: dict[str, Any] | None =
         # Data Prep: default api_url's sibling (.../flowservice -> .../conversion), see conversion_url_for.
         conversion_url=header_safe(conversion, "extra 'conversion_url'") if conversion else None,
         events_journal_url=journal_url_of(conn_id, extra),
+        ui_tenant=_ui_tenant(conn_id, extra.get("ui_tenant")),
     )
 
 
@@ -193,6 +201,33 @@ def journal_url_of(conn_id: str, extra: dict[str, Any]) -> str | None:
             f"Connection '{conn_id}' extra 'events_journal_url' holds a character a URL cannot: {value!r}"
         )
     return str(value).strip().rstrip("/")
+
+
+def _read_extra(conn: Connection) -> Any:
+    try:
+        return connection_extra(conn)
+    except ValueError as exc:
+        raise FlowServiceConfigError(f"Connection '{conn.conn_id}' {exc}: give a JSON object.") from None
+
+
+async def _aread_extra(conn: Connection) -> Any:
+    try:
+        return await aconnection_extra(conn)
+    except ValueError as exc:
+        raise FlowServiceConfigError(f"Connection '{conn.conn_id}' {exc}: give a JSON object.") from None
+
+
+def _ui_tenant(conn_id: str, value: Any) -> str | None:
+    """The extra ``ui_tenant``: the name after ``@`` in Experience Platform UI addresses (``None``: the org id)."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    if not all(ch.isalnum() or ch in "-_." for ch in text):
+        raise FlowServiceConfigError(
+            f"Connection '{conn_id}' extra 'ui_tenant' is {text!r}: give the name after '@' in your Experience "
+            "Platform address (https://experience.adobe.com/#/@<ui_tenant>/sname:<sandbox>/...), e.g. 'acme'."
+        )
+    return text
 
 
 #: Runs per page of ``GET /runs``: the most Flow Service returns in one page, so a backfill's
@@ -315,7 +350,7 @@ class FlowServiceHook(BaseHook):
 
     async def _read_async_credentials(self) -> FlowServiceCredentials:
         conn = await aget_connection(self, self.flowservice_conn_id)
-        return credentials_from_connection(conn, await aextra_dejson(conn))
+        return credentials_from_connection(conn, await _aread_extra(conn))
 
     @cached_property
     def client(self) -> FlowServiceClient:

@@ -2,7 +2,7 @@
 
 Import rule for operator and sensor modules: at module level only ``airflow.sdk`` and the light modules
 (``exceptions``, ``kinds``, ``links``, ``ui``, ``registry``, ``operators.arguments``, ``.failures``,
-``.waiting`` and this one); the hook, the client, the pydantic models and the dataflow and runs layers
+``.templating``, ``.waiting`` and this one); the hook, the client, the pydantic models and the dataflow and runs layers
 are imported inside the methods that run at execute time. DAG files are parsed in fresh processes over
 and over (``tests/unit/test_import_cost.py`` holds the rule; BENCHMARKS.md section 3 measures the cost).
 """
@@ -16,6 +16,7 @@ from airflow_flowservice import DEFAULT_CONN_ID
 from airflow_flowservice._compat import BaseOperator
 from airflow_flowservice.operators.arguments import DeclaredArguments, argument
 from airflow_flowservice.operators.failures import FailsWithoutRetry
+from airflow_flowservice.operators.templating import DataIntervalTemplates
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -24,13 +25,15 @@ if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
 
 
-class FlowServiceBaseOperator(DeclaredArguments, FailsWithoutRetry, BaseOperator):
+class FlowServiceBaseOperator(DeclaredArguments, FailsWithoutRetry, DataIntervalTemplates, BaseOperator):
     """
     Base class of the Flow Service operators.
 
     Its subclasses declare their arguments once, as class attributes
-    (:mod:`airflow_flowservice.operators.arguments`), and fail without retry on the errors no retry can
-    heal (:mod:`airflow_flowservice.operators.failures`).
+    (:mod:`airflow_flowservice.operators.arguments`), fail without retry on the errors no retry can
+    heal (:mod:`airflow_flowservice.operators.failures`), and a template of theirs that reads the data
+    interval of a DAG run without one fails with the run operator's message
+    (:mod:`airflow_flowservice.operators.templating`).
     """
 
     ui_color = "#fa0f00"  # Adobe red

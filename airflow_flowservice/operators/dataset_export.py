@@ -195,7 +195,7 @@ class FlowServiceDatasetExportOperator(FlowServiceBaseOperator):
         from airflow_flowservice.dataflows.credentials import auth_params_from_connection
         from airflow_flowservice.operators.dataflow import create_dataflow_pushing_ids, validated_dataflow
         from airflow_flowservice.specs import DATA_LAKE_SOURCE_SPEC_ID
-        from airflow_flowservice.validation import check_if_exists
+        from airflow_flowservice.validation import check_if_exists, describe_instant
 
         dest, target, schedule, datasets = self._validated()
         if_exists = check_if_exists(self.if_exists)
@@ -243,7 +243,7 @@ class FlowServiceDatasetExportOperator(FlowServiceBaseOperator):
             dest.name,
             schedule.interval,
             schedule.time_unit,
-            schedule.start_time,
+            describe_instant(schedule.start_time),
         )
         cfg = validated_dataflow(config, draft=self.draft)
         return create_dataflow_pushing_ids(

@@ -40,6 +40,8 @@ class FlowServiceRunOperatorBase(RunWaitMixin, FlowServiceBaseOperator):
     """
 
     operator_extra_links = (FlowServiceRunLink(),)
+    # On-demand runs and re-triggers are features of source dataflows: the link goes to the sources page.
+    runs_of_destination_flows = False
 
     wait_for_completion: bool = argument("wait for the run to finish and judge it.", True, templated=False)
     poll_interval: float = argument("seconds between status polls.", 30.0, templated=False)

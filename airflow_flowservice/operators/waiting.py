@@ -67,6 +67,11 @@ class RunWaitMixin:
     #: This try's run page in the Experience Platform UI, for the extra link (``ui.RUN_URL_ATTR``).
     _flowservice_run_url: str | None = None
 
+    #: Whether the task's runs are runs of a destination (dataset export) dataflow, whose link goes to the
+    #: Destinations workspace: ``False`` where the task only handles sources' runs (on-demand runs and
+    #: re-triggers are sources' features); ``None`` to read it from the flow (once per try).
+    runs_of_destination_flows: bool | None = None
+
     def _task(self) -> WaitingTask:
         return cast("WaitingTask", self)
 
@@ -80,12 +85,45 @@ class RunWaitMixin:
         self._task().log.info("Run %s: %s", run_id, url)
 
     def remember_run_url(self, flow_id: str, run_id: str) -> str:
-        """The run's URL, also kept on the task for its extra link."""
+        """The run's URL, also kept on the task for its extra link.
+
+        A source dataflow's run links to the run's page; a destination (dataset export) dataflow's run to the
+        dataflow's page in the Destinations workspace (its *Dataflow runs* tab): :mod:`airflow_flowservice.ui`.
+        The tenant in the address is the connection's extra ``ui_tenant`` (default: the org id).
+        """
         from airflow_flowservice.ui import run_url
 
         creds = self._task().hook.credentials
-        self._flowservice_run_url = run_url(creds.org_id, creds.sandbox, flow_id, run_id)
+        self._flowservice_run_url = run_url(
+            creds.org_id,
+            creds.sandbox,
+            flow_id,
+            run_id,
+            tenant=creds.ui_tenant,
+            destination=self._destination_flow(flow_id),
+        )
         return self._flowservice_run_url
+
+    def _destination_flow(self, flow_id: str) -> bool:
+        """Whether ``flow_id`` is a destination dataflow: :attr:`runs_of_destination_flows`, or one flow read."""
+        if self.runs_of_destination_flows is not None:
+            return self.runs_of_destination_flows
+        known: dict[str, bool] = self.__dict__.setdefault("_flowservice_destination_flows", {})
+        if flow_id not in known:
+            from airflow_flowservice.exceptions import FlowServiceError
+            from airflow_flowservice.specs import is_destination_flow
+
+            try:
+                known[flow_id] = is_destination_flow(self._task().hook.get_flow(flow_id))
+            except FlowServiceError as exc:  # the run is known; only its link's page is not
+                self._task().log.warning(
+                    "Could not read flow %s to tell a source from a destination dataflow (%s): the run link "
+                    "goes to the sources page",
+                    flow_id,
+                    exc,
+                )
+                known[flow_id] = False
+        return known[flow_id]
 
     def settle_run(
         self,

@@ -45,7 +45,7 @@ from airflow_flowservice.exceptions import (
 from airflow_flowservice.hooks.flowservice import RUNS_PAGE_SIZE
 from airflow_flowservice.runs.heartbeat import Heartbeat, heartbeat_message
 from airflow_flowservice.runs.judge import run_state
-from airflow_flowservice.specs import EXPORT_FLOW_SPEC_IDS
+from airflow_flowservice.specs import is_destination_flow
 from airflow_flowservice.ui import run_url
 
 if TYPE_CHECKING:
@@ -357,7 +357,7 @@ class RunPoller:
                     )
                     notified = False
                 else:
-                    notified = self._notified_flows[flow_id] = flow.flow_spec.id not in EXPORT_FLOW_SPEC_IDS
+                    notified = self._notified_flows[flow_id] = not is_destination_flow(flow)
             for watch in self._watches.get(polled.head.id, ()):
                 watch.notified = notified
 
@@ -371,7 +371,11 @@ class RunPoller:
             watch.heartbeat.status_changed()
         elif watch.heartbeat.due():
             creds = self._hook.credentials  # read when the async client was made: no sync call here
-            url = run_url(creds.org_id, creds.sandbox, head.flow_id, head.id) if head.flow_id else None
+            url = (
+                run_url(creds.org_id, creds.sandbox, head.flow_id, head.id, tenant=creds.ui_tenant)
+                if head.flow_id
+                else None
+            )
             watch.log.info("%s", heartbeat_message(head, watch.heartbeat.started, watch.end_time, url))
         if run_state(status) != "running":
             watch.end(polled)

@@ -13,7 +13,7 @@ from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.runs.events import CursorStore, JournalFallback, Source, check_flow_exists, scope_of
 from airflow_flowservice.runs.journal_watch import watch_by_journal
 from airflow_flowservice.runs.poll_watch import watch_by_polling
-from airflow_flowservice.specs import EXPORT_FLOW_SPEC_IDS
+from airflow_flowservice.specs import is_destination_flow
 
 if TYPE_CHECKING:
     import logging
@@ -49,7 +49,7 @@ async def watch_finished_runs(
     flow = await check_flow_exists(hook, flow_id)
     stored = await store.load() if store is not None else None
     journal = creds.events_journal_url if source in ("auto", "journal") else None
-    exporting = flow is not None and flow.flow_spec.id in EXPORT_FLOW_SPEC_IDS
+    exporting = flow is not None and is_destination_flow(flow)
     if exporting and journal is not None:  # Adobe publishes no run notifications for dataset exports
         if source == "journal":
             raise FlowServiceConfigError(

@@ -22,10 +22,14 @@ ZERO_LENGTH_FIX = (
 )
 
 
+#: Why a DAG run has no data interval (also in the message of any operator templating one: operators/templating.py).
+NO_INTERVAL_WHY = (
+    "Airflow 3 gives none to a run triggered without a logical date (the UI's and the REST API's default for "
+    "manual runs, logical_date: null) nor to the runs of a DAG with schedule=None"
+)
 NO_INTERVAL_FIX = (
-    "this DAG run has no data interval, so there is no window to ingest. Airflow 3 gives none to a run "
-    "triggered without a logical date (the UI's and the REST API's default for manual runs, logical_date: null) "
-    "nor to the runs of a DAG with schedule=None. Pass window_start and window_end (e.g. from the run's conf: "
+    f"this DAG run has no data interval, so there is no window to ingest. {NO_INTERVAL_WHY}. "
+    "Pass window_start and window_end (e.g. from the run's conf: "
     "window_start='{{ dag_run.conf[\"window_start\"] }}'), trigger the run with a logical date, or schedule the "
     "DAG with a data-interval timetable (CronDataIntervalTimetable or DeltaDataIntervalTimetable)"
 )

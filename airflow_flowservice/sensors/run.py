@@ -10,6 +10,7 @@ from airflow_flowservice.exceptions import FlowServiceConfigError
 from airflow_flowservice.links import FlowServiceRunLink
 from airflow_flowservice.operators.arguments import DeclaredArguments, argument
 from airflow_flowservice.operators.failures import FailsWithoutRetry
+from airflow_flowservice.operators.templating import DataIntervalTemplates
 from airflow_flowservice.operators.waiting import RunWaitMixin, WaitSettings
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from airflow_flowservice.models import Run
 
 
-class FlowServiceRunSensor(RunWaitMixin, DeclaredArguments, FailsWithoutRetry, BaseSensorOperator):
+class FlowServiceRunSensor(
+    RunWaitMixin, DeclaredArguments, FailsWithoutRetry, DataIntervalTemplates, BaseSensorOperator
+):
     """
     Wait for a Flow Service run to finish, then judge it by its metrics.
 
@@ -133,7 +136,13 @@ class FlowServiceRunSensor(RunWaitMixin, DeclaredArguments, FailsWithoutRetry, B
         self._check_input()
         run = self._find_run(context)
         if run is None:
-            self.log.info("No run of flow %s yet", self.flow_id)
+            if self.created_after is not None:
+                from airflow_flowservice.validation import describe_instant
+
+                since = describe_instant(self._created_after_ms() // 1000)
+                self.log.info("No run of flow %s created since %s yet", self.flow_id, since)
+            else:
+                self.log.info("No run of flow %s for this window yet", self.flow_id)
             return False
         if self._found_run_id is None and not self.run_id:
             self._found_run_id = run.id

@@ -130,6 +130,40 @@ def test_readme_connection_with_the_cli(shell: Shell, migrated_home: Path) -> No
     assert conn["extra_dejson"] == {"org_id": "ORG@AdobeOrg", "sandbox": "dev"}
 
 
+@runs("readme-conn-test-cli")
+def test_readme_connection_test_with_the_cli(flowservice_emulator: Any, shell: Shell, airflow_home: Path) -> None:
+    env = user_env(airflow_home, **flowservice_emulator.connection_env())
+    out = shell.run(block("readme-conn-test-cli").text, env=env, cwd=airflow_home).stdout
+    assert "Connection success!" in out, out[-3000:]
+    failing = shell.run(
+        block("readme-conn-test-cli").text,
+        env={
+            **env,
+            "AIRFLOW_CONN_FLOWSERVICE_DEFAULT": env["AIRFLOW_CONN_FLOWSERVICE_DEFAULT"].replace(
+                ":emulator-secret@", ":wrong-secret@"
+            ),
+        },
+        cwd=airflow_home,
+        check=False,
+    )
+    assert failing.returncode != 0 and "Connection failed!" in failing.stdout, failing.stdout[-3000:]
+
+
+@runs("lineage-ui-tenant")
+def test_lineage_ui_tenant_extra() -> None:
+    from airflow_flowservice._compat import Connection
+    from airflow_flowservice.hooks.flowservice import credentials_from_connection
+    from airflow_flowservice.ui import run_url
+
+    conn = Connection(
+        conn_id="x", conn_type="adobe_flowservice", login="c", password="s", extra=block("lineage-ui-tenant").text
+    )
+    creds = credentials_from_connection(conn)
+    assert run_url(creds.org_id, creds.sandbox, "f", "r", tenant=creds.ui_tenant).startswith(
+        "https://experience.adobe.com/#/@acme/sname:prod/platform/source/dataflows/f/activity/r"
+    )
+
+
 @runs("readme-hook")
 def test_readme_hook(flowservice_emulator: Any, credentials: dict[str, str], tmp_path: Path, write_block: Any) -> None:
     # The flow the block looks up is the one example_dags/incremental_ingest.py creates.

@@ -101,7 +101,7 @@ def test_example_dag_creates_drafts_and_publishes_in_dependency_order(
 ) -> None:
     dag = load_dag("draft_and_publish", example="draft_and_publish.py")
     dagrun = run(dag)
-    assert states(dagrun) == dict.fromkeys(("create_drafts", "inspect", "publish", "print_ids"), "success")
+    assert states(dagrun) == dict.fromkeys(("create_drafts", "inspect", "publish", "report_ids"), "success")
     requests = list(emulator.requests)
     lines = log_lines(emulator)
 
@@ -170,7 +170,7 @@ def test_rerun_after_a_failed_flow_publish_finishes_without_duplicates(
 
     emulator.requests.clear()
     second = run(dag, day=2)
-    assert states(second) == dict.fromkeys(("create_drafts", "inspect", "publish", "print_ids"), "success")
+    assert states(second) == dict.fromkeys(("create_drafts", "inspect", "publish", "report_ids"), "success")
     assert {kind: len(entities_of(kind)) for kind in KINDS} == dict.fromkeys(KINDS, 1)
     writes = [line for line in log_lines(emulator) if line.startswith(("POST /c", "POST /s", "POST /t", "POST /f"))]
     (flow,) = entities_of("flows")

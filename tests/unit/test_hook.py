@@ -63,6 +63,7 @@ def test_provider_info_declares_the_connection_type() -> None:
         "api_url",
         "events_journal_url",
         "conversion_url",
+        "ui_tenant",
     }
     assert FlowServiceHook.get_ui_field_behaviour()["relabeling"]["password"] == "Client secret"
 
