@@ -4,7 +4,7 @@ Waits in a triggerer read pages of up to 100 run documents every interval. Decod
 ``json`` or pydantic) builds hundreds of dicts and lists a page, which the garbage collector tracks and
 which, surviving into older generations, make its full collections scan every wait of the event loop.
 Here a page is split with msgspec into each run's undecoded JSON (:class:`msgspec.Raw`, which the
-collector does not track) and a :class:`RunHead` of the five fields a wait needs, a msgspec ``Struct``
+collector does not track) and a :class:`RunHead` of the few fields a wait needs, a msgspec ``Struct``
 declared ``gc=False`` (never tracked: it holds only strings, integers and other such structs). The
 whole run is decoded (into :class:`~airflow_flowservice.models.Run`) only when a wait needs it: once,
 when its run finished. BENCHMARKS.md ("Deferred waits") has the measured effect.
@@ -32,14 +32,24 @@ class _Metrics(msgspec.Struct, frozen=True, gc=False, rename="camel"):
     status_summary: _StatusSummary | None = None
 
 
+class _FlowSpecRef(msgspec.Struct, frozen=True, gc=False):
+    id: str | None = None
+
+
 class RunHead(msgspec.Struct, frozen=True, gc=False, rename="camel"):
-    """The fields of a run a wait reads: its id, flow, creation and update times (epoch ms), status."""
+    """The fields of a run a wait reads: its id, flow, flow spec, creation and update times (epoch ms), status."""
 
     id: str
     flow_id: str | None = None
+    flow_spec: _FlowSpecRef | None = None
     created_at: int | None = None
     updated_at: int | None = None
     metrics: _Metrics | None = None
+
+    @property
+    def flow_spec_id(self) -> str | None:
+        """The run's ``flowSpec.id`` (its flow's spec: tells a dataset export's run from a source's)."""
+        return self.flow_spec.id if self.flow_spec is not None else None
 
     @property
     def status(self) -> str:

@@ -45,7 +45,7 @@ from airflow_flowservice.exceptions import (
 from airflow_flowservice.hooks.flowservice import RUNS_PAGE_SIZE
 from airflow_flowservice.runs.heartbeat import Heartbeat, heartbeat_message
 from airflow_flowservice.runs.judge import run_state
-from airflow_flowservice.specs import is_destination_flow
+from airflow_flowservice.specs import EXPORT_FLOW_SPEC_IDS, is_destination_flow
 from airflow_flowservice.ui import run_url
 
 if TYPE_CHECKING:
@@ -372,7 +372,14 @@ class RunPoller:
         elif watch.heartbeat.due():
             creds = self._hook.credentials  # read when the async client was made: no sync call here
             url = (
-                run_url(creds.org_id, creds.sandbox, head.flow_id, head.id, tenant=creds.ui_tenant)
+                run_url(
+                    creds.org_id,
+                    creds.sandbox,
+                    head.flow_id,
+                    head.id,
+                    tenant=creds.ui_tenant,
+                    destination=head.flow_spec_id in EXPORT_FLOW_SPEC_IDS,
+                )
                 if head.flow_id
                 else None
             )

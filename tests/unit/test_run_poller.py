@@ -245,6 +245,7 @@ def test_a_page_of_runs_is_decoded_into_objects_the_collector_does_not_track() -
             {
                 "id": f"r{i}",
                 "flowId": "f",
+                "flowSpec": {"id": "spec", "version": "1.0"},
                 "createdAt": 1,
                 "updatedAt": 2,
                 "metrics": {"statusSummary": {"status": "x"}},
@@ -254,7 +255,8 @@ def test_a_page_of_runs_is_decoded_into_objects_the_collector_does_not_track() -
     }
     runs = decode_run_page(json.dumps(body).encode())
     assert [p.head.id for p in runs] == ["r0", "r1", "r2"] and runs[0].head.status == "x"
-    assert not any(gc.is_tracked(o) for p in runs for o in (p, p.head, p.head.metrics, p.document))
+    assert runs[0].head.flow_spec_id == "spec"
+    assert not any(gc.is_tracked(o) for p in runs for o in (p, p.head, p.head.metrics, p.head.flow_spec, p.document))
     assert runs[0].run().id == "r0"  # the whole run, decoded when asked for
 
 

@@ -256,6 +256,29 @@ def test_trigger_wait_logs_a_heartbeat_with_the_run_url(
     assert all(f"/dataflows/{flow_id}/activity/{run_id}" in b and "waiting until" in b for b in beats)
 
 
+def test_trigger_wait_heartbeat_of_a_dataset_export_run_links_to_its_dataflow_page(
+    flowservice_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's own ``flowSpec`` tells an export's run (no flow read): its link is the Destinations page."""
+    from airflow_flowservice.runs import poller as poller_module
+
+    monkeypatch.setattr(heartbeat, "HEARTBEAT_INTERVAL", 0.0)
+    hook = FlowServiceHook()
+    flow_id = create_table_flow(hook)
+    monkeypatch.setattr(poller_module, "EXPORT_FLOW_SPEC_IDS", frozenset({hook.get_flow(flow_id).flow_spec.id}))
+    run_id, _ = start_run(hook, flow_id, JAN1, JAN1 + DAY, start_time=JAN1, delta_column={"name": "u"})
+    mark = len(flowservice_emulator.calls())
+    log = _Log()
+    outcome = asyncio.run(
+        poll.poll_in_triggerer(FlowServiceHook(), end_time=time.time() + 30, poll_interval=0.05, log=log, run_id=run_id)
+    )
+    assert outcome.status == "success"
+    beats = [line for line in log.lines if " is still " in line]
+    assert beats, log.lines
+    assert all(f"/platform/destination/browse/{flow_id}" in b and "/activity/" not in b for b in beats)
+    assert not [c for c in flowservice_emulator.calls()[mark:] if c.path.startswith("/flows")]
+
+
 # -- no sync Airflow calls on the triggerer's event loop -------------------------------------------------
 
 
