@@ -21,7 +21,8 @@ from airflow_flowservice.exceptions import (
     FlowServiceServerError,
     FlowServiceTransportError,
 )
-from airflow_flowservice.hooks.flowservice import FlowServiceHook, credentials_from_connection
+from airflow_flowservice.hooks.connection import credentials_from_connection
+from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.kinds import EntityKind
 from airflow_flowservice.testing.flows import create_table_flow, start_run
 from airflow_flowservice.triggers.run import FlowServiceRunTrigger

@@ -19,7 +19,7 @@ import pytest
 from airflow_flowservice import get_provider_info
 from airflow_flowservice.auth import DEFAULT_API_URL, DEFAULT_IMS_URL, DEFAULT_SCOPES
 from airflow_flowservice.exceptions import FlowServiceConfigError
-from airflow_flowservice.hooks.flowservice import credentials_from_connection
+from airflow_flowservice.hooks.connection import credentials_from_connection
 from airflow_flowservice.ui import run_url
 
 ORG = "ABC123@AdobeOrg"

@@ -16,7 +16,8 @@ from airflow_flowservice.exceptions import (
     FlowServiceNotFoundError,
     FlowServiceServerError,
 )
-from airflow_flowservice.hooks.flowservice import FlowServiceHook, credentials_from_connection
+from airflow_flowservice.hooks.connection import credentials_from_connection
+from airflow_flowservice.hooks.flowservice import FlowServiceHook
 from airflow_flowservice.inputs import MappingSetInput
 from airflow_flowservice.models import EntityKind, Mapping, MappingSet
 from airflow_flowservice.testing.flows import create_table_flow
