@@ -21,6 +21,21 @@ key). Against the bundled emulator, whose catalog knows the schema's XDM fields:
     airflow dags test csv_from_s3 2026-01-05
     airflow dags test csv_from_s3_as_code
 
+What each component needs:
+
+- the connections ``flowservice_default`` and ``acme_s3`` on the **workers** (the dataflow task reads
+  both; the preview, the ingest and the plan/apply tasks read ``flowservice_default``). A missing one
+  fails the task that reads it, naming the connection;
+- ``csv_from_s3.yaml`` beside this file in the DAGs folder the **dag-processor** parses and the
+  **workers** run from (``csv_from_s3_as_code`` reads it when its tasks run);
+- a **logical date** on each DAG run of ``csv_from_s3``: its ingest task runs the DAG run's data
+  interval. A run triggered without one (the REST API's and the UI's default in Airflow 3) has no data
+  interval, and the task fails at once saying so;
+- both DAGs **unpaused** (Airflow creates DAGs paused; a paused DAG's runs stay queued).
+
+In production, run ``ingest_window`` in a pool of one slot (as ``incremental_ingest.py`` does): two DAG
+runs of one window at the same moment would otherwise both start a run (docs/runs.md).
+
 See docs/mapping.md.
 """
 

@@ -9,10 +9,16 @@ one asset event, and each asset event one DAG run of this DAG (runs failing toge
 run: the task reads every triggering event). The task logs, for each failed run, the flow, the
 window and Adobe's error codes, and returns them.
 
-Components: the **triggerer** runs the watch (it reads ``flowservice_default``), the **dag-processor**
-parses this file (nothing to set), the **scheduler** turns the events into DAG runs, and a **worker**
-runs ``alert``. The DAG must be unpaused (it is paused on creation, as every new DAG). Against the
-bundled emulator::
+What each component needs:
+
+- the connection ``flowservice_default`` on the **triggerer** (the watch reads it; with its extra
+  ``events_journal_url``, the journal is read instead of Flow Service);
+- nothing on the **dag-processor** (it parses this file as is), and the **scheduler** turns each asset
+  event into a DAG run;
+- a **worker** runs ``alert`` (it reads the events, not Flow Service: no connection needed);
+- the DAG **unpaused** (Airflow creates DAGs paused; a paused DAG gets no DAG run from the events).
+
+Against the bundled emulator::
 
     python -m airflow_flowservice.testing.emulator --port 8081   # prints AIRFLOW_CONN_FLOWSERVICE_DEFAULT=...
     airflow triggerer & airflow scheduler & airflow dag-processor

@@ -184,7 +184,7 @@ def test_connection_uri_round_trips_through_airflow() -> None:
 def test_connection_with_the_journal_round_trips_through_airflow_and_the_provider() -> None:
     from airflow.models.connection import Connection
 
-    from airflow_flowservice.hooks.flowservice import journal_url_of
+    from airflow_flowservice.hooks.connection import journal_url_of
 
     emu = FlowServiceEmulator()
     emu._port = 8081  # no need to serve for this check
