@@ -5,6 +5,7 @@ The same fallbacks as ``airflow_flowservice/_compat.py``, for test-only names.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from airflow import __version__ as AIRFLOW_VERSION
@@ -25,11 +26,11 @@ except ImportError:  # Airflow 3.0, 3.1
 AIRFLOW_V_3_1_PLUS = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.1.0")
 
 
-class AssetEvents:
-    """A task's ``triggering_asset_events`` as Airflow hands it: looked up by subscript with the asset.
+class AssetEvents(Mapping[Any, list[Any]]):
+    """A task's ``triggering_asset_events`` as Airflow hands it: a mapping looked up by equality with the asset.
 
     An ``Asset`` is not hashable on Airflow 3.0, so a ``{asset: events}`` dict only works on 3.1+; Airflow's
-    own accessor finds an asset by equality, as this does.
+    own accessor (a ``Mapping``) finds an asset by equality, as this does, and also iterates (``.values()``).
     """
 
     def __init__(self, asset: Any, events: list[Any]) -> None:
@@ -40,8 +41,11 @@ class AssetEvents:
             return self._events
         raise KeyError(asset)
 
-    def __bool__(self) -> bool:
-        return True
+    def __iter__(self) -> Iterator[Any]:
+        return iter([self._asset])
+
+    def __len__(self) -> int:
+        return 1
 
 
 __all__ = ["AIRFLOW_V_3_1_PLUS", "AssetEvents", "DagBag", "deserialize", "get_listener_manager", "serialize"]
