@@ -285,7 +285,7 @@ MATRIX_FILE = ROOT / "ci" / "matrix.json"
 RESULTS_FILE = ROOT / "ci" / "matrix-results.json"
 CI_FILE = ROOT / ".github" / "workflows" / "ci.yml"
 README = ROOT / "README.md"
-_RESULTS_LOCK = threading.Lock()
+_RESULTS_LOCK = threading.Lock()  # the matrix's threads; fcntl.flock for .ci/run's processes (record_result)
 
 
 class Line(NamedTuple):
@@ -321,11 +321,20 @@ def recording(args: list[str]) -> tuple[bool, list[str]]:
 def record_result(key: str, result: dict[str, Any]) -> None:
     """Write one line's (or the suite's) last result into ci/matrix-results.json, keeping the others."""
     entry = {**result, "date": time.strftime("%Y-%m-%d"), "by": "CI" if os.environ.get("CI") else "dev.py"}
-    with _RESULTS_LOCK:
+    # .ci/run records from two processes at once (the suite's, the matrix's): a lock file held across the
+    # read and the write, and the write an atomic rename, so a reader (tests/unit/test_dev_tools.py) never
+    # sees half a file.
+    with _RESULTS_LOCK, (RESULTS_FILE.parent / ".matrix-results.lock").open("w") as lock:
+        if os.name != "nt":
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
         results = matrix_results()
         results[key] = dict(sorted(entry.items()))
         rows = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(results.items())]
-        RESULTS_FILE.write_text("{\n" + ",\n".join(rows) + "\n}\n")
+        written = RESULTS_FILE.with_suffix(".json.tmp")
+        written.write_text("{\n" + ",\n".join(rows) + "\n}\n")
+        os.replace(written, RESULTS_FILE)
 
 
 def find_python(version: str) -> str:
@@ -483,9 +492,11 @@ def cmd_celery(args: list[str]) -> None:
 
     Installs what it needs: PostgreSQL and Redis (Debian packages), then apache-airflow[celery,postgres] and the
     provider with the release, Python and pins of ci/matrix.json's ``celery``. Arguments go to pytest
-    (``-k triggerer``).
+    (``-k triggerer``). Under CI or with ``--record``, its result goes to ci/matrix-results.json (the
+    README's Compatibility table shows it in its release's and Python's cell).
     """
     started = time.monotonic()
+    record, args = recording(args)
     servers = ensure_servers()
     line = matrix_definition()["celery"]
     airflow, python, constraints = line["airflow"], line["python"], tuple(line["constraints"])
@@ -499,10 +510,32 @@ def cmd_celery(args: list[str]) -> None:
         sys.exit("FATAL: installing the Celery tier's venv failed (pip's output above)")
     installed = time.monotonic() - started
     env = {**os.environ, "FLOWSERVICE_CELERY_TIER": "1", **servers}
-    pytest = [str(CELERY_VENV / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", CELERY_TESTS, *args]
+    logs = ROOT / ".matrix-logs"
+    logs.mkdir(exist_ok=True)
+    report = logs / "celery.xml"
+    report.unlink(missing_ok=True)
+    pytest = [
+        *(str(CELERY_VENV / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"),
+        *(f"--junitxml={report}", CELERY_TESTS, *args),
+    ]
     print("+", " ".join(pytest), flush=True)
     code = subprocess.run(pytest, cwd=ROOT, env=env).returncode
     print(f"Celery tier: install {installed:.0f} s, tests {time.monotonic() - started - installed:.0f} s", flush=True)
+    if record:
+        counts = junit_counts(report)
+        record_result(
+            "celery",
+            {
+                "airflow": airflow,
+                "python": python,
+                "status": "passed" if code == 0 and counts["tests"] else f"FAILED (exit {code})",
+                "passed": counts["passed"],
+                "failed": counts["failed"],
+                "skipped": counts["skipped"],
+                "install_seconds": round(installed),
+                "seconds": round(time.monotonic() - started),
+            },
+        )
     if code != 0:
         sys.exit(code)
 
@@ -547,7 +580,10 @@ def readme_table(definition: dict[str, Any], results: dict[str, dict[str, Any]])
     pythons: list[str] = definition["pythons"]
     lines = [Line(e["airflow"], e["python"], e["constraints"]) for e in definition["lines"]]
     suite = results.get("suite")
-    releases = list(dict.fromkeys([line.airflow for line in lines] + ([suite["airflow"]] if suite else [])))
+    celery_release = [results["celery"]["airflow"]] if "celery" in results else []
+    releases = list(
+        dict.fromkeys([line.airflow for line in lines] + ([suite["airflow"]] if suite else []) + celery_release)
+    )
     cells: dict[tuple[str, str], str] = {}
     for line in lines:
         result = results.get(line.label)
@@ -560,6 +596,12 @@ def readme_table(definition: dict[str, Any], results: dict[str, dict[str, Any]])
     if suite:
         outcome = _counts(suite) if suite["status"] == "passed" else f"**{suite['status']}**: {_counts(suite)}"
         cells[suite["airflow"], suite["python"]] = f"every tier (`python3 dev.py test`): {outcome} ({_minutes(suite)})"
+    celery = results.get("celery")
+    if celery:
+        outcome = _counts(celery) if celery["status"] == "passed" else f"**{celery['status']}**: {_counts(celery)}"
+        cell = f"deployment on Celery (`python3 dev.py celery`): {outcome} ({_minutes(celery)})"
+        at = (celery["airflow"], celery["python"])
+        cells[at] = f"{cells[at]}; {cell}" if at in cells else cell
     rows = [
         "| Airflow \\ Python | " + " | ".join(pythons) + " |",
         "|---" * (len(pythons) + 1) + "|",
@@ -576,6 +618,8 @@ def readme_table(definition: dict[str, Any], results: dict[str, dict[str, Any]])
             )
     if suite:
         runs.setdefault((suite["date"], suite["by"]), []).append("every tier")
+    if celery:
+        runs.setdefault((celery["date"], celery["by"]), []).append("Celery")
     by = {"CI": "`.ci/run` or CI", "dev.py": "`python3 dev.py` on a developer machine"}
     when = "; ".join(
         f"{date}, {by.get(who, who)}" + ("" if len(runs) == 1 else f" ({', '.join(which)})")

@@ -31,7 +31,7 @@ from airflow_flowservice.validation import DATAFLOW_KINDS
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
-    from airflow_flowservice.inputs import DataflowConfig, FlowInput
+    from airflow_flowservice.inputs import DataflowConfig, FlowInput, SourceOrTargetInput
 
 
 DATAFLOW_KEYS = tuple(DATAFLOW_KINDS)
@@ -110,33 +110,19 @@ def create_dataflow(
             )
             record("base_connection_id", base)
             links = {name: base.id for name in cfg.base_users()}
-        source_in = cfg.source_connection
-        if "source_connection" in links:
-            source_in = source_in.model_copy(update={"base_connection_id": links["source_connection"]})
         fresh_base = cfg.base_connection is not None and done["base_connection_id"].created
-        source = create_connection(
-            hook,
-            EntityKind.SOURCE_CONNECTION,
-            source_in,
-            draft=draft,
-            if_exists=if_exists,
-            check=False,
-            lookup=not (fresh_base and "source_connection" in links),
-        )
-        record("source_connection_id", source)
-        target_in = cfg.target_connection
-        if "target_connection" in links:
-            target_in = target_in.model_copy(update={"base_connection_id": links["target_connection"]})
-        target = create_connection(
-            hook,
-            EntityKind.TARGET_CONNECTION,
-            target_in,
-            draft=draft,
-            if_exists=if_exists,
-            check=False,
-            lookup=not (fresh_base and "target_connection" in links),
-        )
-        record("target_connection_id", target)
+
+        def connection(kind: EntityKind, key: str, model: SourceOrTargetInput) -> EnsuredEntity:
+            """The source or target connection, linked to the base connection when it uses it."""
+            if key in links:
+                model = model.model_copy(update={"base_connection_id": links[key]})
+            # a part of a base connection created just now cannot exist yet: no look-up by name
+            lookup = not (fresh_base and key in links)
+            entity = create_connection(hook, kind, model, draft=draft, if_exists=if_exists, check=False, lookup=lookup)
+            return record(f"{key}_id", entity)
+
+        source = connection(EntityKind.SOURCE_CONNECTION, "source_connection", cfg.source_connection)
+        target = connection(EntityKind.TARGET_CONNECTION, "target_connection", cfg.target_connection)
         flow_in = cfg.flow.model_copy(
             update={
                 "flow_spec_id": flow_spec_id,

@@ -2,10 +2,11 @@
 
 A :class:`JournalReader` reads its journal once per interval (the smallest interval its listeners ask
 for), follows the ``rel=next`` link of each answer, and waits what a ``204``'s ``retry-after`` says at
-the end of the journal; a page that came back full is followed at once (a backlog after a restart is
-read in one go). Every event goes to every listener, which keeps what concerns it: an event watch of a
-flow (or of the whole sandbox), or the run poller of the loop's deferred waits. N listeners over any
-number of flows cost one journal read per interval.
+the end of the journal; a page that came back full (:data:`PAGE_LIMIT` events) is followed at once (a
+backlog after a restart is read in one go), any other ends the round. Every event goes to every
+listener, which keeps what concerns it: an event watch of a flow (or of the whole sandbox), or the run
+poller of the loop's deferred waits. N listeners over any number of flows cost one journal read per
+interval (more only while a backlog fills pages).
 
 Where a reader starts: at the position a listener restored (from the asset state store) when it
 joined before the first read (listeners that start together, as after a triggerer restart, join within
@@ -24,6 +25,7 @@ import logging
 import random
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from airflow_flowservice.exceptions import FlowServiceError, FlowServiceGoneError
 
@@ -35,6 +37,11 @@ log = logging.getLogger(__name__)
 
 #: Pages read back to back in one round when they come back full (a backlog), at most.
 PAGES_PER_ROUND = 20
+#: Events a read asks for (``?limit=``). A page with fewer ends the round: its events are handed over
+#: and the next read waits an interval, so a steady journal costs one read per interval (no read
+#: to reach the ``204``). The service treats a limit as an upper bound only, so a short page may not
+#: be the journal's end: what follows it is read an interval later, not lost.
+PAGE_LIMIT = 100
 
 
 class JournalListener(Protocol):
@@ -124,8 +131,8 @@ class JournalReader:
         if self._next_url is not None:
             return self._next_url
         if self._starts:  # the earliest saved position: nothing any listener had not handled is skipped
-            return min(self._starts)[1]
-        return f"{self.url}?latest=true"
+            return _limited(min(self._starts)[1])
+        return _limited(f"{self.url}?latest=true")
 
     async def _round(self) -> float | None:
         """Read until the journal's end (at most :data:`PAGES_PER_ROUND` pages); the wait it asked for."""
@@ -139,20 +146,20 @@ class JournalReader:
                 # in the journal after that end, or in their catch-up (each drops what it already reported).
                 try:
                     self.reads += 1
-                    end = await self._hook.aread_journal(f"{self.url}?latest=true")
+                    end = await self._hook.aread_journal(_limited(f"{self.url}?latest=true"))
                 except FlowServiceError as error:
                     self._hand("failed", error)
                     return None
-                self._next_url = end.next_url or f"{self.url}?latest=true"
+                self._next_url = _limited(end.next_url or f"{self.url}?latest=true")
                 self._hand("gone", gone)
                 return None
             except FlowServiceError as error:
                 self._hand("failed", error)
                 return None
-            resume = page.next_url or (f"{self.url}?since={page.last}" if page.last else url)
+            resume = _limited(page.next_url or (f"{self.url}?since={page.last}" if page.last else url))
             self._next_url = resume
             self._hand("events", page.events, resume)  # empty too: a listener learns how far the reads got
-            if page.retry_after is not None or not page.events:
+            if page.retry_after is not None or len(page.events) < PAGE_LIMIT:
                 return page.retry_after
         return None
 
@@ -174,3 +181,11 @@ class JournalReader:
                     "A listener of the events journal %s failed to take a read; it no longer listens", self.url
                 )
                 self.unlisten(listener)
+
+
+def _limited(url: str) -> str:
+    """``url`` asking for :data:`PAGE_LIMIT` events, unless it sets a ``limit`` (a ``next`` link keeps one)."""
+    query = urlsplit(url).query
+    if any(part.split("=", 1)[0] == "limit" for part in query.split("&") if part):
+        return url
+    return f"{url}{'&' if query else '?'}limit={PAGE_LIMIT}"

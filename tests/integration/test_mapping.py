@@ -160,9 +160,16 @@ from airflow.sdk import DAG
 from airflow_flowservice.operators import FlowServiceCreateDataflowOperator
 
 
-def record(context):
-    with open(os.environ["MAPPING_ERRORS"], "a") as out:
-        out.write(json.dumps([context["ti"].task_id, str(context["exception"])]) + "\\n")
+# Writes its task's error down (Airflow 3.0's failure callbacks do not always get the exception).
+class Recorded(FlowServiceCreateDataflowOperator):
+
+    def execute(self, context):
+        try:
+            return super().execute(context)
+        except Exception as exc:
+            with open(os.environ["MAPPING_ERRORS"], "a") as out:
+                out.write(json.dumps([self.task_id, str(exc)]) + "\\n")
+            raise
 
 
 CONFIG = {
@@ -181,9 +188,9 @@ CONFIG = {
 GOOD_MAPPING = {"output_schema": "%(schema)s", "mappings": CONFIG["mapping"]["mappings"][:1]}
 
 with DAG("refused", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-         default_args={"on_failure_callback": record, "retries": 0}):
-    FlowServiceCreateDataflowOperator(task_id="bad_mappings", config=CONFIG)
-    FlowServiceCreateDataflowOperator(
+         default_args={"retries": 0}):
+    Recorded(task_id="bad_mappings", config=CONFIG)
+    Recorded(
         task_id="export_spec_by_name",
         config={**CONFIG, "mapping": GOOD_MAPPING,
                 "flow": {**CONFIG["flow"], "flow_spec_name": "Amazon S3 Dataset Export"}},

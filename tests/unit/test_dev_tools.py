@@ -133,6 +133,8 @@ def test_the_matrix_definition_ci_workflow_readme_table_and_constraints_agree() 
     expected = {(line.airflow, line.python) for line in lines} | (
         {(suite["airflow"], suite["python"])} if suite else set()
     )
+    celery_result = dev.matrix_results().get("celery")
+    expected |= {(celery_result["airflow"], celery_result["python"])} if celery_result else set()
     assert {cell for cell, text in table.items() if text != "-"} == expected
     assert {release for release, _ in table} == {release for release, _ in expected}
 
@@ -148,7 +150,9 @@ def test_the_matrix_definition_ci_workflow_readme_table_and_constraints_agree() 
         assert path == make_constraints.default_output(release, (*python, 0)), path
     files = {p.relative_to(ROOT).as_posix() for p in (ROOT / "ci" / "constraints").glob("*.txt")}
     celery = definition["celery"]
-    assert celery["constraints"][0] in {line.constraints for line in lines if line.airflow == celery["airflow"]}
+    celery_pins = (ROOT / celery["constraints"][0]).read_text()
+    header = f"# Constraints for apache-airflow=={celery['airflow']} on Python {celery['python']}."
+    assert celery_pins.startswith(header)
     assert files == {line.constraints for line in lines} | set(celery["constraints"]), "a constraints file no line uses"
 
 
@@ -194,6 +198,13 @@ def test_the_matrix_table_shows_each_lines_last_result() -> None:
         "| 3.3.2 | - | every tier (`python3 dev.py test`): 648 passed (13.1 min) |",
     ]
     assert "Last runs: 2026-12-07, `.ci/run` or CI." in table
+    celery = {**day, "airflow": "3.3.2", "python": "3.10", "status": "passed", "passed": 17, "failed": 0}
+    celery["seconds"] = 600
+    table = dev.readme_table(definition, {**results, "celery": celery})
+    assert table.splitlines()[5] == (
+        "| 3.3.2 | deployment on Celery (`python3 dev.py celery`): 17 passed (10.0 min) "
+        "| every tier (`python3 dev.py test`): 648 passed (13.1 min) |"
+    )
     ended = {**day, "status": "FAILED (exit 1)", "passed": 0, "failed": 0, "skipped": 0, "seconds": 330}
     table = dev.readme_table(definition, {**results, "airflow-3.0.6-py3.10": ended})
     assert "| 3.0.6 | **FAILED (exit 1)**: no test report (the test process ended early" in table
