@@ -8,7 +8,7 @@ import json
 import weakref
 from collections.abc import Iterator, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from airflow_flowservice import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_flowservice._compat import (
@@ -59,9 +59,6 @@ from airflow_flowservice.models import (
 )
 from airflow_flowservice.run_heads import PolledRun, decode_run_page
 from airflow_flowservice.specs import DATA_LAKE_SOURCE_SPEC_ID
-
-if TYPE_CHECKING:
-    pass
 
 M = TypeVar("M", bound=ApiModel)
 
