@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import signal
@@ -18,36 +17,16 @@ from pathlib import Path
 import pytest
 
 from tests.docs.blocks import block
+from tests.example_connections import set_credentials
 
 TIMEOUT = 600
 BIN = Path(sys.executable).parent
-
-# Credentials the example DAGs and the doc blocks read from Airflow connections (the emulator takes any).
-CREDENTIALS = {
-    "AIRFLOW_CONN_AEP_EXPORT_S3": {"conn_type": "aws", "login": "AKIAEXAMPLE", "password": "s3-secret-value"},
-    "AIRFLOW_CONN_ACME_S3": {"conn_type": "aws", "login": "AKIAACME", "password": "acme-s3-secret"},
-    "AIRFLOW_CONN_AEP_BIGQUERY": {
-        "conn_type": "generic",
-        "login": "client",
-        "password": "client-secret",
-        "extra": {"project": "acme", "refresh_token": "refresh-token"},
-    },
-    "AIRFLOW_CONN_MAILCHIMP": {
-        "conn_type": "http",
-        "host": "https://us6.api.mailchimp.com/3.0/",
-        "login": "a",
-        "password": "mc-key",
-    },
-}
 
 
 @pytest.fixture
 def credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The extra connections, in this process and for the shell blocks."""
-    env = {name: json.dumps(conn) for name, conn in CREDENTIALS.items()}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
+    return set_credentials(monkeypatch)
 
 
 def user_env(home: Path, **extra: str) -> dict[str, str]:

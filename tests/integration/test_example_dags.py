@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,31 +10,14 @@ import pytest
 
 from tests.compat import AssetEvents
 from tests.conditions import until
+from tests.example_connections import set_credentials
 
 pytestmark = pytest.mark.integration
 
-CREDENTIALS = {
-    "AIRFLOW_CONN_AEP_EXPORT_S3": {"conn_type": "aws", "login": "AKIAEXAMPLE", "password": "s3-secret-value"},
-    "AIRFLOW_CONN_ACME_S3": {"conn_type": "aws", "login": "AKIAACME", "password": "acme-s3-secret"},
-    "AIRFLOW_CONN_AEP_BIGQUERY": {
-        "conn_type": "generic",
-        "login": "client",
-        "password": "client-secret",
-        "extra": {"project": "acme", "refresh_token": "refresh-token"},
-    },
-    "AIRFLOW_CONN_MAILCHIMP": {
-        "conn_type": "http",
-        "host": "https://us6.api.mailchimp.com/3.0/",
-        "login": "a",
-        "password": "mc-key",
-    },
-}
-
 
 @pytest.fixture
-def credentials(monkeypatch: Any) -> None:
-    for name, conn in CREDENTIALS.items():
-        monkeypatch.setenv(name, json.dumps(conn))
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_credentials(monkeypatch)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from tests.integration.test_example_dags import CREDENTIALS
+from tests.example_connections import CREDENTIALS, set_credentials
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +30,7 @@ def _docstring(example: str) -> str:
 
 @pytest.fixture
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, conn in CREDENTIALS.items():
-        monkeypatch.setenv(name, json.dumps(conn))
+    set_credentials(monkeypatch)
 
 
 @pytest.fixture
