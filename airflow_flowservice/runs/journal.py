@@ -21,6 +21,7 @@ the reader keeps trying. Its task lives only while someone listens.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import weakref
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from airflow_flowservice.exceptions import FlowServiceError, FlowServiceGoneError
+from airflow_flowservice.runs.shared import registration_context, start_shared_task
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
@@ -76,6 +78,7 @@ class JournalReader:
         self._hook = hook
         self.url = url
         self._listeners: list[JournalListener] = []
+        self._contexts: dict[int, contextvars.Context] = {}  # id(listener) -> the context it listened from
         self._starts: list[tuple[float, str]] = []  # (saved at, resume URL) the listeners restored
         self._next_url: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -99,15 +102,17 @@ class JournalReader:
     def listen(self, listener: JournalListener, resume: tuple[float, str] | None = None) -> None:
         """Add ``listener``; ``resume`` is ``(saved at, resume URL)`` it restored, used if no read happened yet."""
         self._listeners.append(listener)
+        self._contexts[id(listener)] = registration_context()
         if resume is not None and resume[1].startswith(self.url):
             self._starts.append(resume)
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"flowservice-journal-{self.url}")
+            self._task = start_shared_task(self._loop(), name=f"flowservice-journal-{self.url}")
 
     def unlisten(self, listener: JournalListener) -> None:
         """Remove ``listener``; the reader's task ends with its last listener."""
         if listener in self._listeners:
             self._listeners.remove(listener)
+        self._contexts.pop(id(listener), None)
         if not self._listeners and self._task is not None:
             self._task.cancel()
             self._task = None
@@ -169,13 +174,14 @@ class JournalReader:
         A listener whose ``failed`` raises too is broken: it is dropped, and the error logged with it.
         """
         for listener in tuple(self._listeners):
+            context = self._contexts.get(id(listener)) or contextvars.Context()  # its lines in its log
             try:
                 try:
-                    getattr(listener, method)(*args)
+                    context.run(getattr(listener, method), *args)
                 except Exception as exc:
                     if method == "failed":
                         raise
-                    listener.failed(exc)
+                    context.run(listener.failed, exc)
             except Exception:
                 log.exception(
                     "A listener of the events journal %s failed to take a read; it no longer listens", self.url

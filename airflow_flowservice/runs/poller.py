@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import random
 import time
@@ -45,6 +46,7 @@ from airflow_flowservice.exceptions import (
 from airflow_flowservice.hooks.flowservice import RUNS_PAGE_SIZE
 from airflow_flowservice.runs.heartbeat import Heartbeat, heartbeat_message
 from airflow_flowservice.runs.judge import run_state
+from airflow_flowservice.runs.shared import registration_context, start_shared_task
 from airflow_flowservice.specs import EXPORT_FLOW_SPEC_IDS, is_destination_flow
 from airflow_flowservice.ui import run_url
 
@@ -74,15 +76,17 @@ class RunWatch:
 
     ``future`` is set once: to the finished run (a ``PolledRun``), to ``None`` when ``end_time`` (epoch
     seconds) passed first, or to the error that ended the wait. Until then the poller's rounds log the
-    run's status changes and a heartbeat line on ``log``.
+    run's status changes and a heartbeat line on ``log``, in ``context`` (the wait's, copied when it
+    registered): the triggerer writes them to the wait's task log, not to the poller starter's.
     """
 
-    __slots__ = ("end_time", "future", "heartbeat", "log", "notified", "run_id", "status", "timer")
+    __slots__ = ("context", "end_time", "future", "heartbeat", "log", "notified", "run_id", "status", "timer")
 
     def __init__(self, run_id: str, end_time: float, log: logging.Logger | Any, future: asyncio.Future[Any]) -> None:
         self.run_id = run_id
         self.end_time = end_time
         self.log = log
+        self.context = registration_context()  # its lines go to its own trigger's log (runs/shared.py)
         self.future = future
         self.status: str | None = None
         self.heartbeat = Heartbeat()
@@ -137,6 +141,7 @@ class RunPoller:
         self.poll_interval = poll_interval
         self._watches: dict[str, list[RunWatch]] = {}  # run id -> its waits
         self._listeners: dict[str | None, list[FlowListener]] = {}  # flow id -> its listeners
+        self._contexts: dict[int, contextvars.Context] = {}  # id(listener) -> the context it listened from
         self._task: asyncio.Task[None] | None = None
         self._in_round = False
         self._not_before = 0.0  # event-loop time before which no round starts
@@ -203,11 +208,13 @@ class RunPoller:
     def listen(self, listener: FlowListener) -> None:
         """Register ``listener``: from the next round on, it is offered its flow's changed runs."""
         self._listeners.setdefault(listener.flow_id, []).append(listener)
+        self._contexts[id(listener)] = registration_context()
         self._start(asyncio.get_running_loop())
 
     def unlisten(self, listener: FlowListener) -> None:
         """Unregister ``listener``."""
         _remove(self._listeners, listener.flow_id, listener)
+        self._contexts.pop(id(listener), None)
         self._stop_if_idle()
 
     def _listen_to_journal(self) -> None:
@@ -217,7 +224,8 @@ class RunPoller:
         from airflow_flowservice.runs.journal import JournalReader
 
         self._journal = JournalReader.of(self._hook, url)
-        self._journal.listen(self)
+        # The poller listens for every wait: in an empty context, not the first wait's (runs/shared.py).
+        contextvars.Context().run(self._journal.listen, self)
 
     # -- the journal's notifications (a JournalListener) -------------------------------------------
 
@@ -259,7 +267,7 @@ class RunPoller:
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self.active:
-            self._task = loop.create_task(self._loop(), name=f"flowservice-run-poller-{self.poll_interval:g}s")
+            self._task = start_shared_task(self._loop(), name=f"flowservice-run-poller-{self.poll_interval:g}s")
 
     def _stop_if_idle(self) -> None:
         if not self._watches and self._journal is not None:
@@ -366,7 +374,7 @@ class RunPoller:
         head = polled.head
         status = head.status
         if status != watch.status:
-            watch.log.info("Run %s status: %s", head.id, status or "unknown")
+            watch.context.run(watch.log.info, "Run %s status: %s", head.id, status or "unknown")
             watch.status = status
             watch.heartbeat.status_changed()
         elif watch.heartbeat.due():
@@ -383,14 +391,16 @@ class RunPoller:
                 if head.flow_id
                 else None
             )
-            watch.log.info("%s", heartbeat_message(head, watch.heartbeat.started, watch.end_time, url))
+            watch.context.run(
+                watch.log.info, "%s", heartbeat_message(head, watch.heartbeat.started, watch.end_time, url)
+            )
         if run_state(status) != "running":
             watch.end(polled)
 
     def _failed(self, watch: RunWatch, error: Exception) -> None:
         """A call for ``watch``'s run failed: a transient error is logged (the next round reads again)."""
         if isinstance(error, TRANSIENT_ERRORS):
-            watch.log.warning("Polling run %s failed (%s); polling again", watch.run_id, error)
+            watch.context.run(watch.log.warning, "Polling run %s failed (%s); polling again", watch.run_id, error)
         else:
             watch.end(error)
 
@@ -406,10 +416,18 @@ class RunPoller:
             )
         except Exception as exc:
             for listener in listeners:
-                _hand_over(listener.fail, exc, listener)
+                self._hand_over(listener, "fail", exc)
             return
         for listener in listeners:
-            _hand_over(listener.offer, runs, listener)
+            self._hand_over(listener, "offer", runs)
+
+    def _hand_over(self, listener: FlowListener, method: str, value: Any) -> None:
+        """``listener.<method>(value)`` in the listener's context; when it raises, the listener fails instead."""
+        context = self._contexts.get(id(listener)) or contextvars.Context()
+        try:
+            context.run(getattr(listener, method), value)
+        except Exception as exc:
+            context.run(listener.fail, exc)
 
     def _end_all(self, error: BaseException) -> None:
         for watches in list(self._watches.values()):
@@ -417,16 +435,9 @@ class RunPoller:
                 watch.end(error)
         for listeners in list(self._listeners.values()):
             for listener in listeners:
+                context = self._contexts.get(id(listener)) or contextvars.Context()
                 with contextlib.suppress(Exception):  # the error is already the listener's
-                    listener.fail(error)
-
-
-def _hand_over(method: Callable[[Any], None], value: Any, listener: FlowListener) -> None:
-    """``method(value)``; when it raises, the listener fails with that error instead."""
-    try:
-        method(value)
-    except Exception as exc:
-        listener.fail(exc)
+                    context.run(listener.fail, error)
 
 
 def _remove(table: dict[Any, list[Any]], key: Any, item: Any) -> None:

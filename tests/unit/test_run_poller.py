@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import logging
 import math
@@ -316,3 +317,63 @@ def test_a_round_sends_at_most_calls_in_flight_calls_at_once(
     poller = asyncio.run(scenario())
     assert most[0] == poller_module.CALLS_IN_FLIGHT
     assert poller.calls == 10 * poller.rounds
+
+
+#: What Airflow's triggerer binds in each trigger's task to route its log lines (``trigger_id``, ...).
+TRIGGER_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("trigger_id", default=None)
+
+
+class _ByTrigger(logging.Handler):
+    """Files each record under the trigger the context of its emission names, as the triggerer does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: dict[str | None, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.setdefault(TRIGGER_ID.get(), []).append(record.getMessage())
+
+
+def test_each_waits_lines_go_to_its_own_triggers_log(flowservice_emulator: Any) -> None:
+    """The shared round logs a wait's status lines in the context the wait registered from, and the
+    poller's own task runs in no trigger's context (Airflow routes a line by the context it is logged in)."""
+    flow_id = create_table_flow(FlowServiceHook())
+    run_ids = seed_running(flowservice_emulator, flow_id, 3, start_in=HOUR)
+    handler = _ByTrigger()
+    log = logging.getLogger("test.by_trigger")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    seen_by_poller: list[str | None] = []
+
+    async def one(trigger_id: str, run_id: str) -> None:
+        TRIGGER_ID.set(trigger_id)  # as the triggerer's run_trigger binds it, in the trigger's own task
+        poller = await RunPoller.of(FlowServiceHook(), POLL)
+        watch = poller.watch(run_id, time.time() + 120, log)
+        try:
+            await watch.future
+        finally:
+            poller.forget(watch)
+
+    async def scenario() -> None:
+        waits = [asyncio.ensure_future(one(f"trigger-{n}", run_id)) for n, run_id in enumerate(run_ids)]
+        poller = await RunPoller.of(FlowServiceHook(), POLL)
+        reads = poller.hook.aread_runs
+
+        async def read(*args: Any, **kwargs: Any) -> Any:  # called by the poller's own task
+            seen_by_poller.append(TRIGGER_ID.get())
+            return await reads(*args, **kwargs)
+
+        poller.hook.aread_runs = read  # type: ignore[method-assign]
+        await until(lambda: poller.rounds >= 2 and seen_by_poller, "the poller's round 2")
+        flowservice_emulator.clock.advance(HOUR + 60)
+        await asyncio.gather(*waits)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        log.removeHandler(handler)
+    assert set(seen_by_poller) == {None}  # started by the first wait, yet in no trigger's context
+    for n, run_id in enumerate(run_ids):
+        lines = handler.lines.get(f"trigger-{n}", [])
+        assert lines and all(run_id in line for line in lines), (n, handler.lines)
+        assert f"Run {run_id} status: success" in lines
