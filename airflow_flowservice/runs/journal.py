@@ -21,7 +21,6 @@ the reader keeps trying. Its task lives only while someone listens.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import random
 import weakref
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from airflow_flowservice.exceptions import FlowServiceError, FlowServiceGoneError
-from airflow_flowservice.runs.shared import registration_context, start_shared_task
+from airflow_flowservice.runs.shared import ListenerContexts, start_shared_task
 
 if TYPE_CHECKING:
     from airflow_flowservice.hooks.flowservice import FlowServiceHook
@@ -78,7 +77,7 @@ class JournalReader:
         self._hook = hook
         self.url = url
         self._listeners: list[JournalListener] = []
-        self._contexts: dict[int, contextvars.Context] = {}  # id(listener) -> the context it listened from
+        self._contexts = ListenerContexts()  # each listener is called back in its own context
         self._starts: list[tuple[float, str]] = []  # (saved at, resume URL) the listeners restored
         self._next_url: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -102,7 +101,7 @@ class JournalReader:
     def listen(self, listener: JournalListener, resume: tuple[float, str] | None = None) -> None:
         """Add ``listener``; ``resume`` is ``(saved at, resume URL)`` it restored, used if no read happened yet."""
         self._listeners.append(listener)
-        self._contexts[id(listener)] = registration_context()
+        self._contexts.add(listener)
         if resume is not None and resume[1].startswith(self.url):
             self._starts.append(resume)
         if self._task is None or self._task.done():
@@ -112,7 +111,7 @@ class JournalReader:
         """Remove ``listener``; the reader's task ends with its last listener."""
         if listener in self._listeners:
             self._listeners.remove(listener)
-        self._contexts.pop(id(listener), None)
+        self._contexts.discard(listener)
         if not self._listeners and self._task is not None:
             self._task.cancel()
             self._task = None
@@ -174,14 +173,13 @@ class JournalReader:
         A listener whose ``failed`` raises too is broken: it is dropped, and the error logged with it.
         """
         for listener in tuple(self._listeners):
-            context = self._contexts.get(id(listener)) or contextvars.Context()  # its lines in its log
             try:
                 try:
-                    context.run(getattr(listener, method), *args)
+                    self._contexts.run(listener, method, *args)  # its lines go to its own log
                 except Exception as exc:
                     if method == "failed":
                         raise
-                    context.run(listener.failed, exc)
+                    self._contexts.run(listener, "failed", exc)
             except Exception:
                 log.exception(
                     "A listener of the events journal %s failed to take a read; it no longer listens", self.url

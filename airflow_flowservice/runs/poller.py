@@ -46,7 +46,7 @@ from airflow_flowservice.exceptions import (
 from airflow_flowservice.hooks.flowservice import RUNS_PAGE_SIZE
 from airflow_flowservice.runs.heartbeat import Heartbeat, heartbeat_message
 from airflow_flowservice.runs.judge import run_state
-from airflow_flowservice.runs.shared import registration_context, start_shared_task
+from airflow_flowservice.runs.shared import ListenerContexts, registration_context, start_shared_task
 from airflow_flowservice.specs import EXPORT_FLOW_SPEC_IDS, is_destination_flow
 from airflow_flowservice.ui import run_url
 
@@ -141,7 +141,7 @@ class RunPoller:
         self.poll_interval = poll_interval
         self._watches: dict[str, list[RunWatch]] = {}  # run id -> its waits
         self._listeners: dict[str | None, list[FlowListener]] = {}  # flow id -> its listeners
-        self._contexts: dict[int, contextvars.Context] = {}  # id(listener) -> the context it listened from
+        self._contexts = ListenerContexts()  # each listener is called back in its own context
         self._task: asyncio.Task[None] | None = None
         self._in_round = False
         self._not_before = 0.0  # event-loop time before which no round starts
@@ -208,13 +208,13 @@ class RunPoller:
     def listen(self, listener: FlowListener) -> None:
         """Register ``listener``: from the next round on, it is offered its flow's changed runs."""
         self._listeners.setdefault(listener.flow_id, []).append(listener)
-        self._contexts[id(listener)] = registration_context()
+        self._contexts.add(listener)
         self._start(asyncio.get_running_loop())
 
     def unlisten(self, listener: FlowListener) -> None:
         """Unregister ``listener``."""
         _remove(self._listeners, listener.flow_id, listener)
-        self._contexts.pop(id(listener), None)
+        self._contexts.discard(listener)
         self._stop_if_idle()
 
     def _listen_to_journal(self) -> None:
@@ -423,11 +423,10 @@ class RunPoller:
 
     def _hand_over(self, listener: FlowListener, method: str, value: Any) -> None:
         """``listener.<method>(value)`` in the listener's context; when it raises, the listener fails instead."""
-        context = self._contexts.get(id(listener)) or contextvars.Context()
         try:
-            context.run(getattr(listener, method), value)
+            self._contexts.run(listener, method, value)
         except Exception as exc:
-            context.run(listener.fail, exc)
+            self._contexts.run(listener, "fail", exc)
 
     def _end_all(self, error: BaseException) -> None:
         for watches in list(self._watches.values()):
@@ -435,9 +434,8 @@ class RunPoller:
                 watch.end(error)
         for listeners in list(self._listeners.values()):
             for listener in listeners:
-                context = self._contexts.get(id(listener)) or contextvars.Context()
                 with contextlib.suppress(Exception):  # the error is already the listener's
-                    context.run(listener.fail, error)
+                    self._contexts.run(listener, "fail", error)
 
 
 def _remove(table: dict[Any, list[Any]], key: Any, item: Any) -> None:

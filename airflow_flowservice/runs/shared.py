@@ -8,7 +8,8 @@ journal reader) would write every line into the log of the trigger that happened
 - a shared task starts in an empty context (:func:`start_shared_task`): what it logs for itself
   goes to the triggerer's own log;
 - a line about one wait or watch is written in the context that wait or watch registered from
-  (:func:`registration_context`, then ``context.run(log.info, ...)``), so it lands in that task's log.
+  (:func:`registration_context`, then ``context.run(log.info, ...)``; for listeners called back by a
+  shared task, :class:`ListenerContexts`), so it lands in that task's log.
 
 A context is copied once per registration, never per round.
 """
@@ -32,3 +33,22 @@ def start_shared_task(coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T
 def registration_context() -> contextvars.Context:
     """The caller's context, to write the lines about what it registers in (its trigger's log)."""
     return contextvars.copy_context()
+
+
+class ListenerContexts:
+    """The context each listener of a shared task registered from, to call it back in."""
+
+    def __init__(self) -> None:
+        self._contexts: dict[int, contextvars.Context] = {}  # id(listener) -> its registration context
+
+    def add(self, listener: object) -> None:
+        """Remember the caller's context for ``listener`` (call it where the listener registers)."""
+        self._contexts[id(listener)] = registration_context()
+
+    def discard(self, listener: object) -> None:
+        self._contexts.pop(id(listener), None)
+
+    def run(self, listener: object, method: str, *args: Any) -> Any:
+        """``listener.<method>(*args)`` in the context it registered from (an empty one if unknown)."""
+        context = self._contexts.get(id(listener)) or contextvars.Context()
+        return context.run(getattr(listener, method), *args)
