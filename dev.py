@@ -393,6 +393,12 @@ def _matrix_line(line: Line, tiers: list[str], log: Path) -> dict[str, Any]:
             return {"status": "INSTALL FAILED", "install_seconds": elapsed, "seconds": elapsed}
         installed = time.monotonic() - started
         code = step(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *tiers)
+    return tested_result(code, report, installed, started)
+
+
+def tested_result(code: int, report: Path, installed: float, started: float) -> dict[str, Any]:
+    """A matrix line's or the Celery tier's result (see record_result): pytest's exit ``code``, its JUnit
+    ``report``'s counts, the install's seconds and the seconds since ``started``."""
     counts = junit_counts(report)
     return {
         "status": "passed" if code == 0 and counts["tests"] else f"FAILED (exit {code})",
@@ -522,20 +528,8 @@ def cmd_celery(args: list[str]) -> None:
     code = subprocess.run(pytest, cwd=ROOT, env=env).returncode
     print(f"Celery tier: install {installed:.0f} s, tests {time.monotonic() - started - installed:.0f} s", flush=True)
     if record:
-        counts = junit_counts(report)
-        record_result(
-            "celery",
-            {
-                "airflow": airflow,
-                "python": python,
-                "status": "passed" if code == 0 and counts["tests"] else f"FAILED (exit {code})",
-                "passed": counts["passed"],
-                "failed": counts["failed"],
-                "skipped": counts["skipped"],
-                "install_seconds": round(installed),
-                "seconds": round(time.monotonic() - started),
-            },
-        )
+        result = tested_result(code, report, installed, started)
+        record_result("celery", {"airflow": airflow, "python": python, **result})
     if code != 0:
         sys.exit(code)
 
